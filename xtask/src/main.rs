@@ -1,0 +1,87 @@
+//! `cargo xtask`: the single entry point for keyless's developer chores (the cargo-xtask
+//! pattern). Each subcommand lives in its own module; none exists before it works.
+
+mod tidy;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+/// Developer chores for the keyless workspace.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Chore,
+}
+
+#[derive(Subcommand)]
+enum Chore {
+    /// Run every check CI runs: rustfmt, clippy (warnings denied), the tests, tidy.
+    Test,
+    /// Check the tree's hygiene: `//!` docs atop every .rs file, no dbg!, no trailing
+    /// whitespace, no #[ignore] or #[should_panic].
+    Tidy,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    match cli.command {
+        Chore::Test => test(&root),
+        Chore::Tidy => tidy::run(&root),
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(manifest_dir)
+}
+
+/// Runs `cargo` with the given arguments in the workspace root, failing if it fails.
+fn cargo(root: &Path, arguments: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    step(&format!("cargo {}", arguments.join(" ")));
+    let status = Command::new(cargo)
+        .args(arguments)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("could not start cargo {}", arguments.join(" ")))?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", arguments.join(" "));
+    }
+    Ok(())
+}
+
+/// Prints a step header so a CI log shows where it is.
+fn step(name: &str) {
+    println!("\n==> {name}");
+}
+
+/// Every check, cheapest first, so a formatting slip fails in seconds, not after the build.
+fn test(root: &Path) -> Result<()> {
+    step("tidy");
+    tidy::run(root)?;
+    cargo(root, &["fmt", "--all", "--", "--check"])?;
+    cargo(
+        root,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "--deny",
+            "warnings",
+        ],
+    )?;
+    cargo(root, &["test", "--workspace", "--locked"])?;
+    println!("\nall checks passed");
+    Ok(())
+}
