@@ -1,6 +1,7 @@
 //! Shared fixtures for the verification tests: signing keys generated once per test binary,
 //! token builders, and a wiremock issuer that serves discovery and a key set.
 
+mod caching;
 mod fetching;
 mod hostile;
 mod parsing;
