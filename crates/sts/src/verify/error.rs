@@ -109,6 +109,11 @@ impl TokenError {
         }
     }
 
+    /// The HTTP status AWS answers with: 400 for every token error (§2.5).
+    pub fn http_status(&self) -> u16 {
+        400
+    }
+
     /// The AWS error code (`<Code>` in the error XML); HTTP status 400 for all of them (§2.5).
     pub fn aws_code(&self) -> &'static str {
         match self {

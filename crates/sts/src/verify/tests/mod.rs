@@ -320,6 +320,7 @@ pub(super) fn assert_aws_error(
 ) -> TokenError {
     let error = result.expect_err("the token must be refused");
     assert_eq!(error.aws_code(), code, "code of {error:?}");
+    assert_eq!(error.http_status(), 400, "status of {error:?}");
     assert_eq!(error.aws_message(), message, "message of {error:?}");
     error
 }
