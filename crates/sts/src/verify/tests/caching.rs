@@ -179,3 +179,19 @@ async fn concurrent_misses_share_one_fetch() {
     }
     issuer.server.verify().await;
 }
+
+/// Compiles only if `value` can move between threads.
+fn assert_send<T: Send>(value: T) -> T {
+    value
+}
+
+#[tokio::test]
+async fn verification_futures_are_send_so_handlers_can_await_them() {
+    let issuer = TestIssuer::serving(&[rsa_key().jwk(RSA_KID)]).await;
+    let verifier = verifier();
+    let parsed = parse_token(&token(&claims(&issuer.issuer), rsa_key(), Some(RSA_KID))).unwrap();
+    let shared = std::sync::Arc::new(assert_send(verifier.clone()));
+    assert_send(shared.verify(&parsed, now())).await.unwrap();
+    let spawned = tokio::spawn(async move { verifier.verify(&parsed, now()).await });
+    spawned.await.unwrap().unwrap();
+}

@@ -387,3 +387,11 @@ fn string_claims_refuse_other_types_and_control_characters() {
     token_claims["iss"] = json!("");
     assert!(refused(&with_claims(&token_claims)).contains("empty"));
 }
+
+#[test]
+fn deeply_nested_json_is_refused_without_exhausting_the_stack() {
+    let depth = 6_000;
+    let nested = format!("{{\"a\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
+    let detail = refused(&raw(r#"{"alg":"RS256"}"#, &nested));
+    assert!(detail.contains("recursion limit"), "{detail}");
+}
