@@ -25,6 +25,8 @@ mod variables;
 mod wildcard;
 
 #[cfg(test)]
+mod conformance_circleci_tests;
+#[cfg(test)]
 mod conformance_tests;
 #[cfg(test)]
 mod grammar_tests;
