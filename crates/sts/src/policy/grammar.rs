@@ -104,10 +104,8 @@ pub(crate) fn parse_document(
             )));
         }
     };
-    if let Some(id) = top.get("Id") {
-        if id.as_str().is_none() {
-            return Err(syntax("Id must be a string"));
-        }
+    if top.get("Id").is_some_and(|id| id.as_str().is_none()) {
+        return Err(syntax("Id must be a string"));
     }
     let raw_statements = read_statements(&top)?;
     let mut statements = Vec::with_capacity(raw_statements.len());
@@ -183,10 +181,8 @@ fn check_statement_syntax(
             })?;
         }
     }
-    if let Some(sid) = object.get("Sid") {
-        if sid.as_str().is_none() {
-            return Err(syntax(format!("{path}.Sid must be a string")));
-        }
+    if object.get("Sid").is_some_and(|sid| sid.as_str().is_none()) {
+        return Err(syntax(format!("{path}.Sid must be a string")));
     }
     for name in ["Principal", "NotPrincipal"] {
         if let Some(value) = object.get(name) {

@@ -224,10 +224,10 @@ fn check_case(case: &Case) -> Result<(), String> {
                     decision.effect, decision.decisive_statement
                 ));
             }
-            if let Some(expected) = condition {
-                if !condition_held(&decision, statement, expected) {
-                    return fail(format!("expected condition {expected:?} to hold"));
-                }
+            if let Some(expected) = condition
+                && !condition_held(&decision, statement, expected)
+            {
+                return fail(format!("expected condition {expected:?} to hold"));
             }
         }
         Expect::BlockedBy(statement, condition, operator) => {
