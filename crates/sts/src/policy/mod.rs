@@ -27,7 +27,11 @@ mod wildcard;
 #[cfg(test)]
 mod conformance_circleci_tests;
 #[cfg(test)]
+mod conformance_set_tests;
+#[cfg(test)]
 mod conformance_tests;
+#[cfg(test)]
+mod conformance_variable_tests;
 #[cfg(test)]
 mod grammar_tests;
 #[cfg(test)]
