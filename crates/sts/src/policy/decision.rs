@@ -152,6 +152,12 @@ impl Decision {
             })
     }
 
+    /// The message of the `AccessDenied` error STS returns for a denial (spec §2.5), rendered
+    /// from the decision; `None` when allowed. The explanation never goes on the wire.
+    pub fn access_denied_message(&self) -> Option<String> {
+        (!self.allowed()).then(|| format!("Not authorized to perform {}", self.action))
+    }
+
     /// The first hint with `code`, if any.
     pub fn hint(&self, code: HintCode) -> Option<&Hint> {
         self.hints.iter().find(|hint| hint.code == code)

@@ -6,39 +6,39 @@
 
 use std::fmt;
 
-/// Not JSON at all. **[OBS]** IAM CreateRole with a non-JSON document
+/// Not JSON at all. (observed) IAM CreateRole with a non-JSON document
 /// (aws-samples/aws-microservices-deploy-options#118).
 pub const MESSAGE_INVALID_JSON: &str = "This policy contains invalid Json";
 /// JSON whose structure breaks the grammar (wrong types, unknown elements, duplicate keys,
-/// unknown condition operators, bad Version). **[OBS]** cfn-lint#3751, boto3#180; spec §4.1.
+/// unknown condition operators, bad Version). (observed) cfn-lint#3751, boto3#180; spec §4.1.
 pub const MESSAGE_SYNTAX_ERRORS: &str = "Syntax errors in policy.";
-/// `Effect` spelt with the wrong case (`allow`). **[OBS]** hashicorp/terraform#10057.
+/// `Effect` spelt with the wrong case (`allow`). (observed) hashicorp/terraform#10057.
 pub const MESSAGE_LEGACY_PARSING: &str = "The policy failed legacy parsing";
-/// Two statements share a `Sid`. moto/LocalStack copy of IAM's validator **[3P]**.
+/// Two statements share a `Sid`. moto/LocalStack copy of IAM's validator (third-party copy).
 pub const MESSAGE_DUPLICATE_SID: &str = "Statement IDs (SID) in a single policy must be unique.";
-/// A `Sid` with characters other than `[0-9A-Za-z]` (IAM's documented rule). [INFER] wording.
+/// A `Sid` with characters other than `[0-9A-Za-z]` (IAM's documented rule). wording inferred.
 pub const MESSAGE_SID_NOT_ALPHANUMERIC: &str = "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*";
-/// A statement with neither `Action` nor `NotAction`. moto/LocalStack **[3P]**.
+/// A statement with neither `Action` nor `NotAction`. moto/LocalStack (third-party copy).
 pub const MESSAGE_MISSING_ACTIONS: &str = "Policy statement must contain actions.";
-/// An action without a `vendor:` prefix. moto/LocalStack **[3P]**.
+/// An action without a `vendor:` prefix. moto/LocalStack (third-party copy).
 pub const MESSAGE_ACTION_WITHOUT_VENDOR: &str =
     "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.";
-/// An action with two colons. **[OBS]** garnaat/kappa#111.
+/// An action with two colons. (observed) garnaat/kappa#111.
 pub const MESSAGE_ACTION_TWO_COLONS: &str = "Actions/Condition can contain only one colon.";
-/// A trust-policy action outside STS's assume-role family. **[OBS]**
+/// A trust-policy action outside STS's assume-role family. (observed)
 /// hashicorp/terraform-provider-aws#32872 (`sts:TagSessions` refused at CreateRole).
 pub const MESSAGE_TRUST_POLICY_ACTIONS: &str =
     "AssumeRole policy may only specify STS AssumeRole actions.";
-/// A trust-policy statement without `Principal`. **[OBS]** terraform-aws-modules/terraform-aws-iam#47.
+/// A trust-policy statement without `Principal`. (observed) terraform-aws-modules/terraform-aws-iam#47.
 pub const MESSAGE_NO_PRINCIPALS: &str = "Invalid principal in policy: com.amazon.balsa.error.InvalidPolicyException: The passed in policy has a statement with no principals!";
 /// A Federated principal that names no existing provider (checked by IAM against its store,
-/// not by the grammar). **[OBS]** terraform-aws-iam#202, pulumi-eks#871.
+/// not by the grammar). (observed) terraform-aws-iam#202, pulumi-eks#871.
 pub const MESSAGE_FEDERATED_PRINCIPAL_UNKNOWN: &str =
     "Federated principals must be valid domain names or SAML metadata ARNs";
-/// A session (permissions) policy with a `Principal`. **[OBS]** hashicorp/terraform#13449.
+/// A session (permissions) policy with a `Principal`. (observed) hashicorp/terraform#13449.
 pub const MESSAGE_PRINCIPAL_IN_PERMISSIONS_POLICY: &str =
     "Policy document should not specify a principal.";
-/// A permissions-policy statement without `Resource`. moto/LocalStack **[3P]**.
+/// A permissions-policy statement without `Resource`. moto/LocalStack (third-party copy).
 pub const MESSAGE_MISSING_RESOURCES: &str = "Policy statement must contain resources.";
 
 /// A policy document IAM would refuse with `MalformedPolicyDocument` (HTTP 400).

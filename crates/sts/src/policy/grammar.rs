@@ -52,7 +52,7 @@ const STATEMENT_ELEMENTS: [&str; 9] = [
 /// Principal types of the grammar (§4.1).
 const PRINCIPAL_TYPES: [&str; 4] = ["AWS", "Federated", "Service", "CanonicalUser"];
 /// The STS actions a trust policy may name (lower-cased; matched case-insensitively).
-/// [INFER] from the OBS refusal of `sts:TagSessions` and AWS's trust-policy documentation.
+/// Inferred from the observed refusal of `sts:TagSessions` and AWS's trust-policy documentation.
 pub(crate) const TRUST_POLICY_ACTIONS: [&str; 6] = [
     "sts:assumerole",
     "sts:assumerolewithsaml",

@@ -263,6 +263,7 @@ fn an_allowed_request_has_no_denial_hints_and_a_short_explanation() {
         &Token::v1().context(),
     );
     assert!(decision.allowed());
+    assert_eq!(decision.access_denied_message(), None);
     assert!(decision.hints.is_empty());
     let text = decision.render_text();
     assert!(text.contains("applied and decided"), "{text}");
@@ -305,4 +306,8 @@ fn decisions_round_trip_through_json_with_stable_names() {
     );
     let back: Decision = serde_json::from_value(value).expect("deserialisable");
     assert_eq!(back, decision);
+    assert_eq!(
+        decision.access_denied_message().as_deref(),
+        Some("Not authorized to perform sts:AssumeRoleWithWebIdentity")
+    );
 }

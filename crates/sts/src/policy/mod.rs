@@ -8,9 +8,9 @@
 //! RequestContext::for_web_identity(…) ──────┘                 every check, hints } ──► render_text()
 //! ```
 //!
-//! Files: [`grammar`] (validation, AWS's MalformedPolicyDocument messages in [`error`]),
-//! [`document`] (the parsed shapes), [`operators`], [`wildcard`], [`variables`], [`context`],
-//! [`engine`], [`decision`], [`hints`].
+//! Files: `grammar.rs` (validation, with AWS's MalformedPolicyDocument messages in `error.rs`),
+//! `document.rs` (the parsed shapes), `operators.rs`, `wildcard.rs`, `variables.rs`,
+//! `context.rs`, `engine.rs`, `decision.rs`, `hints.rs`.
 
 mod context;
 mod decision;
