@@ -91,6 +91,10 @@ pub const PRINCIPAL_WILDCARD: &str = "PRINCIPAL_WILDCARD";
 pub const FOR_ALL_VALUES_WITH_ALLOW: &str = "FOR_ALL_VALUES_WITH_ALLOW";
 /// A CircleCI audience condition that does not name the org id (CircleCI's default `aud`).
 pub const CIRCLECI_AUDIENCE_NOT_ORG_ID: &str = "CIRCLECI_AUDIENCE_NOT_ORG_ID";
+/// `${…}` in a condition value of a policy without `"Version": "2012-10-17"` (literal text).
+pub const POLICY_VARIABLE_WITHOUT_VERSION: &str = "POLICY_VARIABLE_WITHOUT_VERSION";
+/// A CircleCI `sub` compared exactly with a V1 subject: one user, and never a V2 token.
+pub const SUBJECT_PINNED_TO_USER: &str = "SUBJECT_PINNED_TO_USER";
 /// The document is not a valid trust policy (from [`lint_report`]).
 pub const MALFORMED_POLICY_DOCUMENT: &str = "MALFORMED_POLICY_DOCUMENT";
 
@@ -100,6 +104,9 @@ pub fn lint(text: &str) -> Result<Vec<Finding>, MalformedPolicyError> {
     let mut findings = Vec::new();
     for statement in policy.statements() {
         lint_statement(statement, &mut findings);
+        if !policy.version().substitutes_variables() {
+            lint_literal_variables(statement, &mut findings);
+        }
     }
     Ok(findings)
 }
@@ -443,6 +450,9 @@ fn lint_restrictions(linter: &mut StatementLinter<'_>, provider: &str) {
         if claim == "sub" && circleci && entry.operator.base.uses_wildcards() {
             lint_subject_pattern(linter, entry, has_project_id);
         }
+        if claim == "sub" && circleci {
+            lint_pinned_subject(linter, entry);
+        }
         if claim == "aud" && circleci {
             let org = provider.rsplit('/').next().unwrap_or_default();
             if !entry
@@ -485,5 +495,34 @@ fn lint_subject_pattern(
     } else if project_wildcard && !has_project_id {
         linter.report(FindingType::SecurityWarning, WILDCARD_PROJECT_IN_SUB, &entry.path,
             "a wildcard in the project part of the sub pattern lets every project of the org assume the role; name the project id, or add a StringEquals on the project-id key".to_owned());
+    }
+}
+
+/// An exact CircleCI `sub` ending in `/user/<id>`: it admits one user's V1 tokens only.
+fn lint_pinned_subject(linter: &mut StatementLinter<'_>, entry: &ConditionEntry) {
+    let pinned = entry.values.iter().any(|value| {
+        let exact = !without_escapes(value).contains(['*', '?']);
+        let user = value.rsplit_once("/user/").map(|(_, user)| user);
+        exact && !value.contains("/vcs-origin/") && user.is_some_and(|user| !user.contains('/'))
+    });
+    if pinned {
+        linter.report(FindingType::Warning, SUBJECT_PINNED_TO_USER, &entry.path,
+            "an exact V1 subject admits only that user's CIRCLE_OIDC_TOKEN; CIRCLE_OIDC_TOKEN_V2 (the aws-cli orb's default) appends /vcs-origin/…/vcs-ref/… and never matches. Use StringLike org/<org>/project/<project>/user/*".to_owned());
+    }
+}
+
+/// `${…}` in a policy whose Version makes it literal text.
+fn lint_literal_variables(statement: &Statement, findings: &mut Vec<Finding>) {
+    for entry in &statement.conditions {
+        if entry.operator.base.allows_variables()
+            && entry.values.iter().any(|value| value.contains("${"))
+        {
+            findings.push(Finding {
+                finding_type: FindingType::Warning,
+                issue_code: POLICY_VARIABLE_WITHOUT_VERSION.to_owned(),
+                location: entry.path.clone(),
+                message: "policy variables are substituted only with \"Version\": \"2012-10-17\"; here ${…} is compared as literal text".to_owned(),
+            });
+        }
     }
 }

@@ -359,3 +359,45 @@ fn findings_serialise_in_access_analyzer_shape() {
         "{line}"
     );
 }
+
+#[test]
+fn exact_v1_subject_pinned_to_one_user() {
+    let mut condition = good_condition();
+    condition["StringLike"] = json!({});
+    condition["StringEquals"][key("sub")] = json!(format!(
+        "org/{ORG}/project/{PROJECT}/user/5e6f7a8b-0000-4000-8000-000000000042"
+    ));
+    let location = format!(r#"$.Statement[0].Condition.StringEquals["{}"]"#, key("sub"));
+    assert_finding(
+        &policy(condition, |_| {}),
+        SUBJECT_PINNED_TO_USER,
+        FindingType::Warning,
+        &location,
+    );
+    assert!(!codes(&policy(good_condition(), |_| {})).contains(&SUBJECT_PINNED_TO_USER.to_owned()));
+}
+
+#[test]
+fn policy_variables_need_the_2012_version() {
+    let mut condition = good_condition();
+    condition["StringLike"][key("sub")] = json!(format!(
+        "org/{ORG}/project/${{{}}}/user/*",
+        key("oidc.circleci.com/project-id")
+    ));
+    let statement = json!({
+        "Effect": "Allow",
+        "Principal": {"Federated": arn()},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
+    });
+    let old = json!({"Version": "2008-10-17", "Statement": statement}).to_string();
+    let location = format!(r#"$.Statement.Condition.StringLike["{}"]"#, key("sub"));
+    assert_finding(
+        &old,
+        POLICY_VARIABLE_WITHOUT_VERSION,
+        FindingType::Warning,
+        &location,
+    );
+    let current = json!({"Version": "2012-10-17", "Statement": statement}).to_string();
+    assert!(!codes(&current).contains(&POLICY_VARIABLE_WITHOUT_VERSION.to_owned()));
+}
