@@ -311,3 +311,18 @@ fn decisions_round_trip_through_json_with_stable_names() {
         Some("Not authorized to perform sts:AssumeRoleWithWebIdentity")
     );
 }
+
+#[test]
+fn action_that_does_not_cover_web_identity() {
+    let mut allow = statement("Allow", serde_json::Value::Null);
+    allow["Action"] = json!("sts:AssumeRole");
+    let decision = denied(&document(vec![allow]), &Token::v1().context());
+    assert!(decision.statements[0].principal.matched);
+    assert!(!decision.statements[0].action.matched);
+    assert_hint(
+        &decision,
+        HintCode::ActionNotCovered,
+        &["sts:AssumeRole".to_owned()],
+        &["sts:AssumeRoleWithWebIdentity".to_owned()],
+    );
+}

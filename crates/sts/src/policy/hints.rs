@@ -12,6 +12,7 @@
 //! | `principal_other_provider` | `Principal.Federated` names other providers, not the requester |
 //! | `audience_not_in_provider` | the token's audience, or the audience a condition expects, is not a client id of the provider |
 //! | `policy_variable_absent` | a `${…}` variable names a key the request lacks |
+//! | `action_not_covered` | the statement trusts the requester but its actions do not cover the request |
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,8 @@ pub enum HintCode {
     AudienceNotInProvider,
     /// A policy variable names an absent key.
     PolicyVariableAbsent,
+    /// The statement names the requester but not the requested action.
+    ActionNotCovered,
 }
 
 impl HintCode {
@@ -58,6 +61,7 @@ impl HintCode {
             HintCode::PrincipalOtherProvider => "principal_other_provider",
             HintCode::AudienceNotInProvider => "audience_not_in_provider",
             HintCode::PolicyVariableAbsent => "policy_variable_absent",
+            HintCode::ActionNotCovered => "action_not_covered",
         }
     }
 }
@@ -94,6 +98,7 @@ pub(crate) fn hints_for(decision: &Decision, context: &RequestContext) -> Vec<Hi
                 continue;
             }
             principal_hints(statement, context, &mut hints);
+            action_hint(statement, context, &mut hints);
             for (index, condition) in statement.conditions.iter().enumerate() {
                 if !condition.result {
                     condition_hints(statement.index, index, condition, context, &mut hints);
@@ -177,6 +182,26 @@ fn principal_hints(
         expected: federated,
         actual: vec![requester.clone()],
         message: message.to_owned(),
+    });
+}
+
+/// `action_not_covered`: the usual cause is `sts:AssumeRole` written for an OIDC principal.
+fn action_hint(statement: &StatementEvaluation, context: &RequestContext, hints: &mut Vec<Hint>) {
+    if !statement.principal.matched || statement.action.matched {
+        return;
+    }
+    hints.push(Hint {
+        code: HintCode::ActionNotCovered,
+        statement: Some(statement.index),
+        condition: None,
+        key: None,
+        expected: statement.action.patterns.clone(),
+        actual: vec![context.action.clone()],
+        message: format!(
+            "the statement trusts this provider but its {} does not cover {}; web identity \
+             federation needs \"Action\": \"sts:AssumeRoleWithWebIdentity\"",
+            statement.action.element, context.action
+        ),
     });
 }
 
