@@ -3,8 +3,8 @@
 //!
 //! Order (as IAM's validator, mirrored by moto/LocalStack): JSON → syntax (shape, element names,
 //! types, duplicate keys, Version values, operators) → legacy parsing (`Effect` case) → Sid rules
-//! → actions present → action names → the rules of the policy kind (trust: no Resource, no
-//! NotPrincipal, a Principal, STS assume-role actions only; permissions: no Principal, a Resource).
+//! → actions present → action names → the rules of the policy kind (trust: STS assume-role
+//! actions only, no Resource/NotPrincipal, a Principal; permissions: no Principal, a Resource).
 
 use super::document::{
     ActionElement, ConditionEntry, PolicyVersion, PrincipalElement, Statement, StatementEffect,
@@ -409,24 +409,12 @@ fn check_action_name(action: &str) -> Result<(), MalformedPolicyError> {
     }
 }
 
-/// Trust policies: no Resource/NotResource, no NotPrincipal, a Principal, assume-role actions.
+/// Trust policies, in IAM's order: assume-role actions only, no Resource/NotResource/NotPrincipal,
+/// a Principal.
 fn check_trust_rules(
     raw_statements: &[RawStatement],
     statements: &[Statement],
 ) -> Result<(), MalformedPolicyError> {
-    for raw in raw_statements {
-        for field in ["Resource", "NotResource", "NotPrincipal"] {
-            if raw.object.get(field).is_some() {
-                return Err(MalformedPolicyError::new(
-                    &format!("Has prohibited field {field}"),
-                    format!(
-                        "{} has {field}, which a trust policy may not have",
-                        raw.path
-                    ),
-                ));
-            }
-        }
-    }
     for statement in statements {
         for action in statement.actions.patterns() {
             let lowered = action.to_ascii_lowercase();
@@ -437,6 +425,19 @@ fn check_trust_rules(
                 return Err(MalformedPolicyError::new(
                     MESSAGE_TRUST_POLICY_ACTIONS,
                     format!("{} names action {action:?}", statement.path),
+                ));
+            }
+        }
+    }
+    for raw in raw_statements {
+        for field in ["Resource", "NotResource", "NotPrincipal"] {
+            if raw.object.get(field).is_some() {
+                return Err(MalformedPolicyError::new(
+                    &format!("Has prohibited field {field}"),
+                    format!(
+                        "{} has {field}, which a trust policy may not have",
+                        raw.path
+                    ),
                 ));
             }
         }
