@@ -87,6 +87,12 @@ fn prohibited_fields_are_named_in_the_message() {
         s["NotPrincipal"] = json!({"AWS": "*"});
     });
     assert_eq!(refusal(&not_principal), "Has prohibited field NotPrincipal");
+    // IAM checks the action allow-list before the prohibited fields.
+    let both = with_statement(|s| {
+        s["Resource"] = json!("*");
+        s["Action"] = json!("s3:GetObject");
+    });
+    assert_eq!(refusal(&both), MESSAGE_TRUST_POLICY_ACTIONS);
     let bad_vendor = with_statement(|s| s["Action"] = json!("st$s:AssumeRole"));
     assert_eq!(refusal(&bad_vendor), "Vendor st$s is not valid");
 }
