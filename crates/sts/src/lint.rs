@@ -204,7 +204,7 @@ fn lint_statement(statement: &Statement, findings: &mut Vec<Finding>) {
     };
     let providers = lint_principal(&mut linter);
     let allow = statement.effect == StatementEffect::Allow;
-    if !providers.is_empty() {
+    if allow && !providers.is_empty() {
         lint_actions(&mut linter);
     }
     if allow && matches!(statement.actions, ActionElement::NotAction(_)) {
@@ -263,7 +263,7 @@ fn lint_principal(linter: &mut StatementLinter<'_>) -> Vec<String> {
     providers
 }
 
-/// Action checks for statements that trust an OIDC provider.
+/// Action checks for Allow statements that trust an OIDC provider.
 fn lint_actions(linter: &mut StatementLinter<'_>) {
     let statement = linter.statement;
     let location = linter.element_path(statement.actions.element_name());
@@ -291,7 +291,7 @@ fn lint_actions(linter: &mut StatementLinter<'_>) {
         .into_iter()
         .filter(|action| covers(action))
         .collect();
-    if !beyond.is_empty() && statement.effect == StatementEffect::Allow {
+    if !beyond.is_empty() {
         linter.report(FindingType::Warning, ACTION_BROADER_THAN_WEB_IDENTITY, &location,
             format!("for an OIDC principal the action should be sts:AssumeRoleWithWebIdentity (plus sts:TagSession/sts:SetSourceIdentity if needed); this also covers {}", beyond.join(", ")));
     }
