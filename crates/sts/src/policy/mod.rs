@@ -19,7 +19,7 @@ mod engine;
 mod error;
 mod grammar;
 mod hints;
-pub(crate) mod json;
+mod json;
 mod operators;
 mod variables;
 mod wildcard;
