@@ -397,8 +397,29 @@ fn lint_condition_key(
     if let Some((prefix, _)) = entry.key.rsplit_once(':') {
         let looks_like_provider = prefix.contains('.') || prefix.contains('/');
         if looks_like_provider && !providers.is_empty() {
-            linter.report(FindingType::Warning, CONDITION_KEY_OTHER_PROVIDER, &entry.path,
-                format!("the key is prefixed by {prefix:?}, which is not a provider this statement trusts ({}); the key is always absent", providers.join(", ")));
+            let without_scheme = prefix
+                .strip_prefix("https://")
+                .or_else(|| prefix.strip_prefix("http://"))
+                .filter(|rest| {
+                    providers
+                        .iter()
+                        .any(|provider| provider.eq_ignore_ascii_case(rest))
+                });
+            let message = match without_scheme {
+                Some(provider) => format!(
+                    "the key's provider part {prefix:?} has a URL scheme, so the key is always absent; write {provider}:<claim>"
+                ),
+                None => format!(
+                    "the key is prefixed by {prefix:?}, which is not a provider this statement trusts ({}); the key is always absent",
+                    providers.join(", ")
+                ),
+            };
+            linter.report(
+                FindingType::Warning,
+                CONDITION_KEY_OTHER_PROVIDER,
+                &entry.path,
+                message,
+            );
         }
     }
 }

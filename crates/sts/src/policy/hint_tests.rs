@@ -231,6 +231,15 @@ fn condition_key_of_another_provider() {
         .expect("hint");
     assert_eq!(hint.key.as_deref(), Some(foreign.as_str()));
     assert!(hint.message.contains(&provider_url()));
+    let with_scheme = format!("https://{}", key("sub"));
+    let decision = denied(
+        &allow_one("StringLike", with_scheme, json!("*")),
+        &Token::v1().context(),
+    );
+    let hint = decision
+        .hint(HintCode::ConditionKeyOtherProvider)
+        .expect("hint");
+    assert!(hint.message.contains("URL scheme"), "{}", hint.message);
 }
 
 #[test]

@@ -344,15 +344,25 @@ fn absent_key_hints(
     if let Some((prefix, _claim)) = condition.key.rsplit_once(':') {
         let looks_like_provider = prefix.contains('.') || prefix.contains('/');
         if looks_like_provider && !prefix.eq_ignore_ascii_case(&context.provider_url) {
-            push(
-                HintCode::ConditionKeyOtherProvider,
+            let without_scheme = prefix
+                .strip_prefix("https://")
+                .or_else(|| prefix.strip_prefix("http://"));
+            let message = if without_scheme
+                .is_some_and(|rest| rest.eq_ignore_ascii_case(&context.provider_url))
+            {
+                format!(
+                    "the key's provider part {prefix:?} has a URL scheme; condition keys use the \
+                     provider URL without it: {}:…",
+                    context.provider_url
+                )
+            } else {
                 format!(
                     "the key is prefixed by {prefix:?}, but this request's provider is {:?}; \
                      condition keys start with the provider URL",
                     context.provider_url
-                ),
-                Vec::new(),
-            );
+                )
+            };
+            push(HintCode::ConditionKeyOtherProvider, message, Vec::new());
         }
     }
 }
