@@ -374,12 +374,18 @@ fn lint_condition_key(
         {
             return;
         }
-        let (finding_type, effect) = if true_when_absent(entry) {
+        let deny = linter.statement.effect == StatementEffect::Deny;
+        let (finding_type, effect) = if true_when_absent(entry) && deny {
+            (
+                FindingType::Warning,
+                "is always true, so this Deny applies to every request it covers",
+            )
+        } else if true_when_absent(entry) {
             (
                 FindingType::SecurityWarning,
                 "is always true, so it restricts nothing",
             )
-        } else if linter.statement.effect == StatementEffect::Deny {
+        } else if deny {
             (
                 FindingType::Warning,
                 "never holds, so this Deny never applies",
