@@ -1,0 +1,9 @@
+//! keyless-sts: a mock of AWS STS and the IAM subset that CI-to-cloud OIDC federation needs.
+//!
+//! - [`policy`]: the IAM trust-policy grammar (MalformedPolicyDocument with AWS's messages), the
+//!   web-identity request context, and the pure policy engine whose [`policy::Decision`]s explain
+//!   themselves (`spec/aws-sts-iam.md` §4).
+//! - [`lint`]: static findings about a trust policy in IAM Access Analyzer's model.
+
+pub mod lint;
+pub mod policy;
