@@ -224,8 +224,9 @@ fn select(keys: &FetchedKeySet, kid: Option<&str>, algorithm: Algorithm) -> Sele
                 .map(|(_, reason)| format!(" (published but unusable: {reason})"))
                 .unwrap_or_default();
             Selection::NotFound(format!(
-                "no {} key with kid {kid:?}{reason}",
-                algorithm.name()
+                "no {} key with kid {:?}{reason}",
+                algorithm.name(),
+                shortened(kid)
             ))
         }
         None => {
@@ -242,6 +243,18 @@ fn select(keys: &FetchedKeySet, kid: Option<&str>, algorithm: Algorithm) -> Sele
                 )),
             }
         }
+    }
+}
+
+/// The most characters of a token-supplied `kid` that a log detail repeats.
+const MAX_KID_CHARS_SHOWN: usize = 64;
+
+/// `kid` cut to [`MAX_KID_CHARS_SHOWN`] characters, so a hostile kid cannot flood the logs (the
+/// caller's `{:?}` escapes control characters).
+fn shortened(kid: &str) -> String {
+    match kid.char_indices().nth(MAX_KID_CHARS_SHOWN) {
+        Some((end, _)) => format!("{}…", &kid[..end]),
+        None => kid.to_owned(),
     }
 }
 

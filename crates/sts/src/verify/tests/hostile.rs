@@ -149,6 +149,11 @@ async fn hostile_kids_are_only_ever_map_keys() {
             !error.detail().contains('\u{0}'),
             "details escape control characters"
         );
+        assert!(
+            error.detail().len() < 400,
+            "details shorten long kids: {}",
+            error.detail().len()
+        );
     }
     // The genuine token fetched; once the refetch interval had passed, the first unknown kid
     // refetched once and the rest were rate-limited.
