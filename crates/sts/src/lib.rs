@@ -1,5 +1,8 @@
 //! keyless-sts: a mock of AWS STS and the IAM subset that CI-to-cloud OIDC federation needs.
 //!
+//! - [`sessions`]: temporary credentials in AWS's formats (`ASIA…` key ids, secrets, session
+//!   tokens).
+//! - [`audit`]: CloudTrail-shaped audit events, which never hold a secret.
 //! - [`policy`]: the IAM trust-policy grammar (MalformedPolicyDocument with AWS's messages), the
 //!   web-identity request context, and the pure policy engine whose [`policy::Decision`]s explain
 //!   themselves (`spec/aws-sts-iam.md` §4).
@@ -7,6 +10,8 @@
 //! - [`verify`]: web-identity token verification for `AssumeRoleWithWebIdentity` (parsing,
 //!   discovery and JWKS fetching through the issuer map, key cache, signature and time checks).
 
+pub mod audit;
 pub mod lint;
 pub mod policy;
+pub mod sessions;
 pub mod verify;
