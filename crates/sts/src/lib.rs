@@ -1,0 +1,25 @@
+//! keyless-sts: a faithful offline mock of AWS STS and the IAM subset that CI-to-cloud OIDC
+//! federation needs, speaking the AWS Query protocol so the AWS CLI, boto3 and the AWS SDKs
+//! cannot tell it from AWS (`spec/aws-sts-iam.md`).
+//!
+//! - [`server`]: the axum endpoint, dispatch on `Action`/`Version`, `run`.
+//! - [`query`], [`xml`], [`error`]: the Query protocol's requests, responses and errors.
+//! - [`sigv4`]: SigV4 verification with pluggable credential lookup.
+//! - [`iam`]: OIDC providers and roles; [`bootstrap`]: the `--config` file.
+//! - [`store`]: SQLite-backed state; [`identifiers`]: ARNs and ids; [`config`]: settings.
+//! - [`policy`]: trust-policy grammar and engine (owned by the policy module).
+
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod iam;
+pub mod identifiers;
+pub mod policy;
+pub mod query;
+pub mod server;
+pub mod sigv4;
+pub mod store;
+pub mod xml;
+
+pub use config::Config;
+pub use server::{RunError, run};
