@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::error::AwsError;
 
-/// Escapes text for XML element content.
+/// Escapes text for XML element content (quotes stay literal, as in AWS's messages).
 pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
@@ -15,8 +15,6 @@ pub fn escape(text: &str) -> String {
             '&' => escaped.push_str("&amp;"),
             '<' => escaped.push_str("&lt;"),
             '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&apos;"),
             '\r' => escaped.push_str("&#xD;"),
             other => escaped.push(other),
         }
