@@ -55,10 +55,9 @@ impl TestServer {
     async fn wait_until_healthy(&self) {
         let client = reqwest::Client::new();
         for _ in 0..200 {
-            if let Ok(response) = client.get(format!("{}/healthz", self.url())).send().await {
-                if response.status().is_success() {
-                    return;
-                }
+            let response = client.get(format!("{}/healthz", self.url())).send().await;
+            if response.is_ok_and(|response| response.status().is_success()) {
+                return;
             }
             tokio::task::yield_now().await;
         }
