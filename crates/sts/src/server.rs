@@ -157,7 +157,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let router = app(config).await?;
-    tracing::info!(address = ?listener.local_addr().ok(), "keyless-sts listening");
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "keyless-sts listening");
+    }
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -297,9 +299,9 @@ fn respond(answer: Answer, request_id: &str, started: Instant) -> Response {
         }
         Err(error) => {
             if error.status.is_server_error() {
-                tracing::error!(request_id, action, status = error.status.as_u16(), code = %error.code, detail = ?error.detail, "request failed");
+                tracing::error!(request_id, action, status = error.status.as_u16(), code = %error.code, detail = error.detail.as_deref().unwrap_or(""), "request failed");
             } else {
-                tracing::info!(request_id, action, status = error.status.as_u16(), code = %error.code, message = %error.message, detail = ?error.detail, "request refused");
+                tracing::info!(request_id, action, status = error.status.as_u16(), code = %error.code, message = %error.message, detail = error.detail.as_deref().unwrap_or(""), "request refused");
             }
             (
                 error.status,

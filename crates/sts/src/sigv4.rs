@@ -468,8 +468,14 @@ pub async fn verify<Source: CredentialSource>(
     let to_sign = string_to_sign(&parts, &canonical);
     let expected = compute_signature(&credential.secret_access_key, &parts, &to_sign);
     if !bool::from(expected.as_bytes().ct_eq(parts.signature.as_bytes())) {
+        // The canonical request helps debug client signing; the session token is redacted
+        // because secrets never reach the logs.
+        let loggable = match &parts.security_token {
+            Some(token) if !token.is_empty() => canonical.replace(token.as_str(), "<redacted>"),
+            _ => canonical,
+        };
         return Err(signature_does_not_match(SIGNATURE_DOES_NOT_MATCH_MESSAGE)
-            .with_detail(format!("canonical request was:\n{canonical}")));
+            .with_detail(format!("canonical request was:\n{loggable}")));
     }
     Ok(credential.identity)
 }

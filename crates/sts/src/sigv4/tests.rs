@@ -335,3 +335,23 @@ async fn presigned_query_form_verifies() {
     .unwrap_err();
     assert_eq!(error.message, SIGNATURE_DOES_NOT_MATCH_MESSAGE);
 }
+
+#[tokio::test]
+async fn mismatch_detail_never_contains_the_session_token() {
+    let headers = vector_headers(&"0".repeat(64), SESSION_TOKEN);
+    let error = error_for(
+        &headers,
+        BODY,
+        Service::Sts,
+        VECTOR_TIME,
+        &session_source(None),
+    )
+    .await;
+    assert_eq!(error.code, "SignatureDoesNotMatch");
+    let detail = error.detail.unwrap();
+    assert!(
+        detail.contains("x-amz-security-token:<redacted>"),
+        "{detail}"
+    );
+    assert!(!detail.contains(SESSION_TOKEN));
+}
