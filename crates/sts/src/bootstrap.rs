@@ -167,6 +167,7 @@ pub async fn apply(
         check_trust_policy(store, &config.account_id, &role.trust_policy)
             .await
             .map_err(|error| invalid(&label, error))?;
+        crate::iam::warn_about_lint_findings(&role.name, &role.trust_policy);
         let stored = store.put_role(role).await?;
         tracing::info!(role_name = %stored.name, role_id = %stored.role_id, "bootstrap: role applied");
     }

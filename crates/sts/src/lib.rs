@@ -7,13 +7,17 @@
 //! - [`sigv4`]: SigV4 verification with pluggable credential lookup.
 //! - [`iam`]: OIDC providers and roles; [`bootstrap`]: the `--config` file.
 //! - [`store`]: SQLite-backed state; [`identifiers`]: ARNs and ids; [`config`]: settings.
-//! - [`policy`]: trust-policy grammar and engine (owned by the policy module).
+//! - [`policy`]: the IAM trust-policy grammar (MalformedPolicyDocument with AWS's messages), the
+//!   web-identity request context, and the pure policy engine whose [`policy::Decision`]s explain
+//!   themselves (`spec/aws-sts-iam.md` §4).
+//! - [`lint`]: static findings about a trust policy in IAM Access Analyzer's model.
 
 pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod iam;
 pub mod identifiers;
+pub mod lint;
 pub mod policy;
 pub mod query;
 pub mod server;

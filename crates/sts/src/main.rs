@@ -1,9 +1,11 @@
 //! The `keyless-sts` binary: parses flags (each also from a `KEYLESS_STS_*` environment
 //! variable), sets up logging, binds the listener and runs the library's server until Ctrl-C or
-//! SIGTERM. `serve` is the default subcommand.
+//! SIGTERM. `serve` is the default subcommand; `lint POLICY.json` prints static findings about a
+//! trust policy and exits non-zero on an ERROR or SECURITY_WARNING.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -38,6 +40,31 @@ struct Cli {
 enum Command {
     /// Serve the AWS Query endpoint (the default).
     Serve(ServeArgs),
+    /// Report what AWS accepts but is weak or broken in a trust policy (docs/trust-policy-engine.md);
+    /// exits 1 on any ERROR or SECURITY_WARNING finding.
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+struct LintArgs {
+    /// The trust policy document (JSON), or `-` for standard input.
+    policy: PathBuf,
+    /// Output format.
+    #[arg(
+        long,
+        env = "KEYLESS_STS_LINT_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    format: LintFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LintFormat {
+    /// One line per finding: `TYPE CODE location: message`.
+    Text,
+    /// A JSON array of `{finding_type, issue_code, location, message}`.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -150,11 +177,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn lint(args: LintArgs) -> anyhow::Result<ExitCode> {
+    let text = if args.policy.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("cannot read the policy from stdin")?
+    } else {
+        std::fs::read_to_string(&args.policy)
+            .with_context(|| format!("cannot read {}", args.policy.display()))?
+    };
+    let findings = keyless_sts::lint::lint_report(&text);
+    match args.format {
+        LintFormat::Text if findings.is_empty() => println!("no findings"),
+        LintFormat::Text => print!("{}", keyless_sts::lint::render_findings(&findings)),
+        LintFormat::Json => println!("{}", serde_json::to_string_pretty(&findings)?),
+    }
+    Ok(if keyless_sts::lint::has_blocking_findings(&findings) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Serve(args)) => serve(args).await,
-        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        Some(Command::Lint(args)) => lint(args),
+        None => serve(cli.serve).await.map(|()| ExitCode::SUCCESS),
     }
 }

@@ -9,6 +9,7 @@ mod validation;
 
 pub use validation::{
     check_path as check_path_for_bootstrap, check_trust_policy, encode_policy_document,
+    warn_about_lint_findings,
 };
 
 use crate::error::AwsError;

@@ -11,7 +11,7 @@ use crate::xml::{XmlWriter, timestamp};
 
 use super::validation::{
     check_description, check_path, check_policy_text, check_role_name, check_trust_policy,
-    encode_policy_document, read_tags,
+    encode_policy_document, read_tags, warn_about_lint_findings,
 };
 
 /// `MaxSessionDuration` default and bounds in seconds (spec §5.2).
@@ -118,9 +118,7 @@ pub async fn create(state: &AppState, params: &QueryParams) -> Result<String, Aw
             "PermissionsBoundary is accepted but not modelled"
         );
     }
-    // INTEGRATION POINT (lint): once the policy branch is merged, log
-    // `crate::lint::lint(trust_policy)` findings here as warnings (AWS accepts such policies, so
-    // CreateRole must too; findings never change the response).
+    warn_about_lint_findings(name, trust_policy);
     let role = Role {
         name: name.to_owned(),
         path: path.to_owned(),
@@ -243,6 +241,7 @@ pub async fn update_trust_policy(state: &AppState, params: &QueryParams) -> Resu
         return Err(no_such_role(name));
     }
     check_trust_policy(&state.store, &state.config.account_id, document).await?;
+    warn_about_lint_findings(name, document);
     if state
         .store
         .set_trust_policy(name, document.to_owned())

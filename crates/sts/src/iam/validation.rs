@@ -174,6 +174,21 @@ pub async fn check_trust_policy(
     Ok(trust_policy)
 }
 
+/// Logs `crate::lint` findings about a trust policy IAM accepted, as warnings: AWS accepts such
+/// policies, so the response never changes; the log tells the operator what is weak.
+pub fn warn_about_lint_findings(role_name: &str, trust_policy: &str) {
+    for finding in crate::lint::lint_report(trust_policy) {
+        tracing::warn!(
+            role_name,
+            finding_type = finding.finding_type.as_str(),
+            issue_code = %finding.issue_code,
+            location = %finding.location,
+            "trust policy lint: {}",
+            finding.message
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

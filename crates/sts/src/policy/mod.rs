@@ -1,76 +1,66 @@
-//! TEMPORARY SHIM of the policy engineer's `crate::policy` (docs/STS_MODULES interface), only so
-//! the core branch compiles and its IAM handlers are testable before the policy branch merges.
-//! The merge replaces this whole directory with the real module. It checks JSON syntax for real
-//! (AWS's "Syntax errors in policy."), requires a `Statement`, and extracts `Principal.Federated`
-//! values; the full grammar of spec §4.1 lives in the real module.
+//! IAM trust policies for `sts:AssumeRoleWithWebIdentity` (`spec/aws-sts-iam.md` §4): the
+//! grammar IAM enforces at CreateRole/UpdateAssumeRolePolicy, the request context STS builds from
+//! a verified token, and a pure engine whose [`Decision`]s explain themselves.
+//!
+//! ```text
+//! TrustPolicy::parse(text) ──► TrustPolicy ─┐
+//!                                            ├─► evaluate ──► Decision { effect, decisive statement,
+//! RequestContext::for_web_identity(…) ──────┘                 every check, hints } ──► render_text()
+//! ```
+//!
+//! Files: `grammar.rs` (validation, with AWS's MalformedPolicyDocument messages in `error.rs`),
+//! `document.rs` (the parsed shapes), `operators.rs`, `wildcard.rs`, `variables.rs`,
+//! `context.rs`, `engine.rs`, `decision.rs`, `hints.rs`.
 
-use serde_json::Value;
+mod context;
+mod decision;
+mod document;
+mod engine;
+mod error;
+mod grammar;
+mod hints;
+mod json;
+mod operators;
+mod variables;
+mod wildcard;
 
-/// A trust policy that passed the (shim's) checks; keeps the original text.
-#[derive(Debug, Clone)]
-pub struct TrustPolicy {
-    text: String,
-    document: Value,
-}
+#[cfg(test)]
+mod conformance_circleci_tests;
+#[cfg(test)]
+mod conformance_set_tests;
+#[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
+mod conformance_variable_tests;
+#[cfg(test)]
+mod grammar_tests;
+#[cfg(test)]
+mod hint_tests;
+#[cfg(test)]
+mod robustness_tests;
+#[cfg(test)]
+mod test_support;
 
-/// A policy IAM refuses, with AWS's `MalformedPolicyDocument` message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MalformedPolicyError {
-    message: String,
-}
-
-impl MalformedPolicyError {
-    /// AWS's message for the problem.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-}
-
-impl TrustPolicy {
-    /// Parses and checks a trust policy document.
-    pub fn parse(text: &str) -> Result<TrustPolicy, MalformedPolicyError> {
-        let syntax_error = || MalformedPolicyError {
-            message: "Syntax errors in policy.".to_owned(),
-        };
-        let document: Value = serde_json::from_str(text).map_err(|_| syntax_error())?;
-        if !document.is_object() || document.get("Statement").is_none() {
-            return Err(syntax_error());
-        }
-        Ok(TrustPolicy {
-            text: text.to_owned(),
-            document,
-        })
-    }
-
-    /// The original text.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// Every `Principal.Federated` value of every statement.
-    pub fn federated_principals(&self) -> Vec<String> {
-        let statements = match self.document.get("Statement") {
-            Some(Value::Array(statements)) => statements.clone(),
-            Some(statement) => vec![statement.clone()],
-            None => Vec::new(),
-        };
-        let mut principals = Vec::new();
-        for statement in statements {
-            match statement.pointer("/Principal/Federated") {
-                Some(Value::String(principal)) => principals.push(principal.clone()),
-                Some(Value::Array(values)) => {
-                    principals.extend(values.iter().filter_map(Value::as_str).map(str::to_owned))
-                }
-                _ => {}
-            }
-        }
-        principals
-    }
-}
-
-/// Length as AWS counts it for the ACLSizePerRole quota: whitespace not counted (spec §4.1).
-pub fn policy_size_without_whitespace(text: &str) -> usize {
-    text.chars()
-        .filter(|character| !character.is_whitespace())
-        .count()
-}
+pub use context::{
+    CIRCLECI_PROJECT_ID_CLAIM, ContextEntry, GENERIC_PROVIDER_KEYS, RequestContext,
+    WEB_IDENTITY_ACTION, is_circleci_provider, supported_claims,
+};
+pub use decision::{
+    ActionEvaluation, ConditionEvaluation, Decision, Effect, PrincipalEvaluation,
+    StatementEvaluation,
+};
+pub use document::{
+    ActionElement, ConditionEntry, PolicyVersion, PrincipalElement, SessionPolicy, Statement,
+    StatementEffect, TrustPolicy, policy_size_without_whitespace,
+};
+pub use engine::evaluate;
+pub use error::{
+    MESSAGE_ACTION_TWO_COLONS, MESSAGE_ACTION_WITHOUT_VENDOR, MESSAGE_DUPLICATE_SID,
+    MESSAGE_FEDERATED_PRINCIPAL_UNKNOWN, MESSAGE_INVALID_JSON, MESSAGE_LEGACY_PARSING,
+    MESSAGE_MISSING_ACTIONS, MESSAGE_MISSING_RESOURCES, MESSAGE_NO_PRINCIPALS,
+    MESSAGE_PRINCIPAL_IN_PERMISSIONS_POLICY, MESSAGE_SID_NOT_ALPHANUMERIC, MESSAGE_SYNTAX_ERRORS,
+    MESSAGE_TRUST_POLICY_ACTIONS, MalformedPolicyError,
+};
+pub use hints::{Hint, HintCode};
+pub use operators::{BaseOperator, ConditionOperator, SetOperator};
+pub use wildcard::wildcard_match;

@@ -175,8 +175,12 @@ expect_error(iam.create_role, "ValidationError", 400,
              "1 validation error detected: Value '50000' at 'maxSessionDuration' failed to satisfy "
              "constraint: Member must have value less than or equal to 43200",
              RoleName="too-long", AssumeRolePolicyDocument=policy, MaxSessionDuration=50000)
-expect_error(iam.create_role, "MalformedPolicyDocument", 400, "Syntax errors in policy.",
+expect_error(iam.create_role, "MalformedPolicyDocument", 400, "This policy contains invalid Json",
              RoleName="broken", AssumeRolePolicyDocument="{not json")
+with_resource = json.loads(policy)
+with_resource["Statement"][0]["Resource"] = "*"
+expect_error(iam.create_role, "MalformedPolicyDocument", 400, "Has prohibited field Resource",
+             RoleName="resourceful", AssumeRolePolicyDocument=json.dumps(with_resource))
 expect_error(iam.create_role, "MalformedPolicyDocument", 400,
              "Federated principals must be valid domain names or SAML metadata ARNs",
              RoleName="ghost", AssumeRolePolicyDocument=trust_policy(missing_arn))
@@ -204,7 +208,7 @@ expect_error(iam.update_role, "ValidationError", 400,
 new_policy = trust_policy(PROVIDER_ARN, f"org/{ORG}/project/66666666-7777-8888-9999-000000000000/user/*")
 iam.update_assume_role_policy(RoleName="circleci-deploy", PolicyDocument=new_policy)
 assert iam.get_role(RoleName="circleci-deploy")["Role"]["AssumeRolePolicyDocument"] == json.loads(new_policy)
-expect_error(iam.update_assume_role_policy, "MalformedPolicyDocument", 400, "Syntax errors in policy.",
+expect_error(iam.update_assume_role_policy, "MalformedPolicyDocument", 400, "This policy contains invalid Json",
              RoleName="circleci-deploy", PolicyDocument="[")
 expect_error(iam.update_assume_role_policy, "LimitExceeded", 409, "Cannot exceed quota for ACLSizePerRole: 2048",
              RoleName="circleci-deploy", PolicyDocument=trust_policy(PROVIDER_ARN, "y" * 2100))
