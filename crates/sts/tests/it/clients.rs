@@ -1,7 +1,8 @@
 //! Real AWS clients against a real keyless-sts on port 0: boto3 drives every IAM action and
 //! error (tests/it/iam_boto3.py), and the AWS CLI works with only `AWS_ENDPOINT_URL_IAM`, a
 //! region and the documented default admin credential. The interpreter comes from
-//! `KEYLESS_PYTHON` (set by `cargo xtask test`); the CLI is the `aws` beside it.
+//! `KEYLESS_PYTHON` and the CLI from `KEYLESS_AWS_CLI` (both set by `cargo xtask test`; the CLI
+//! defaults to the `aws` beside the interpreter).
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -65,7 +66,8 @@ async fn boto3_exercises_every_iam_action_and_error() {
 async fn aws_cli_works_out_of_the_box() {
     let server = TestServer::in_memory().await;
     let home = tempfile::tempdir().unwrap();
-    let aws = python().with_file_name("aws");
+    let aws = std::env::var_os("KEYLESS_AWS_CLI")
+        .map_or_else(|| python().with_file_name("aws"), PathBuf::from);
     let org = "11111111-2222-3333-4444-555555555555";
     let run = |arguments: Vec<String>| {
         let mut command = client_command(&aws, home.path(), &server.url());
