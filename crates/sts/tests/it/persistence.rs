@@ -3,7 +3,7 @@
 use keyless_sts::config::Config;
 use keyless_sts::store::StoreLocation;
 
-use crate::support::{TestServer, element, iam_call, trust_policy};
+use crate::support::{TestServer, element, iam_call, iam_call_at, trust_policy};
 
 const ORG: &str = "11111111-2222-3333-4444-555555555555";
 
@@ -158,4 +158,49 @@ async fn a_bootstrap_role_naming_an_unknown_provider_stops_startup() {
         error.to_string(),
         "bootstrap role ghost: MalformedPolicyDocument: Federated principals must be valid domain names or SAML metadata ARNs"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creates_of_one_role_yield_exactly_one_success() {
+    let server = TestServer::in_memory().await;
+    let url = format!("https://oidc.circleci.com/org/{ORG}");
+    let (status, _) = iam_call(
+        &server,
+        &[
+            ("Action", "CreateOpenIDConnectProvider"),
+            ("Version", "2010-05-08"),
+            ("Url", &url),
+            ("ClientIDList.member.1", ORG),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let policy = trust_policy(&provider_arn());
+    let mut attempts = tokio::task::JoinSet::new();
+    for index in 0..16 {
+        let name = if index % 2 == 0 { "Racer" } else { "racer" };
+        let (address, policy) = (server.address, policy.clone());
+        attempts.spawn(async move {
+            iam_call_at(
+                address,
+                &[
+                    ("Action", "CreateRole"),
+                    ("Version", "2010-05-08"),
+                    ("RoleName", name),
+                    ("AssumeRolePolicyDocument", &policy),
+                ],
+            )
+            .await
+        });
+    }
+    let results = attempts.join_all().await;
+    let successes = results.iter().filter(|(status, _)| *status == 200).count();
+    let conflicts = results
+        .iter()
+        .filter(|(status, body)| {
+            *status == 409 && element(body, "Code") == Some("EntityAlreadyExists")
+        })
+        .count();
+    assert_eq!((successes, conflicts), (1, 15));
+    server.stop().await;
 }

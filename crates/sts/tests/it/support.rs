@@ -149,10 +149,15 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 
 /// Sends a signed IAM POST to a real server; returns status and body.
 pub async fn iam_call(server: &TestServer, pairs: &[(&str, &str)]) -> (u16, String) {
+    iam_call_at(server.address, pairs).await
+}
+
+/// Sends a signed IAM POST to the server at `address`; returns status and body.
+pub async fn iam_call_at(address: SocketAddr, pairs: &[(&str, &str)]) -> (u16, String) {
     let body = form(pairs);
-    let headers = admin_iam_headers(&server.address.to_string(), &body);
+    let headers = admin_iam_headers(&address.to_string(), &body);
     let response = reqwest::Client::new()
-        .post(server.url())
+        .post(format!("http://{address}"))
         .headers(headers)
         .body(body)
         .send()
