@@ -214,3 +214,35 @@ async fn healthz_answers() {
     .await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
 }
+
+#[tokio::test]
+async fn the_account_id_is_configurable() {
+    let mut config = Config::in_memory();
+    config.account_id = "210987654321".parse().unwrap();
+    let router = router_with(config).await;
+    let body = form(&[
+        ("Action", "CreateOpenIDConnectProvider"),
+        ("Version", "2010-05-08"),
+        ("Url", "https://token.example.com"),
+        ("ClientIDList.member.1", "sts.amazonaws.com"),
+    ]);
+    let (status, _, answer) = send(router.clone(), signed_post(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(
+        element(&answer, "OpenIDConnectProviderArn"),
+        Some("arn:aws:iam::210987654321:oidc-provider/token.example.com")
+    );
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/token.example.com"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
+    let body = form(&[
+        ("Action", "CreateRole"),
+        ("Version", "2010-05-08"),
+        ("RoleName", "other-account-principal"),
+        ("AssumeRolePolicyDocument", policy),
+    ]);
+    let (status, _, answer) = send(router, signed_post(&body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        element(&answer, "Message"),
+        Some("Federated principals must be valid domain names or SAML metadata ARNs")
+    );
+}
