@@ -1,7 +1,9 @@
 //! Keeps `docs/trust-policies.md` true: every ```` ```json policy=NAME ```` block of the cookbook
 //! is parsed, evaluated against realistic CircleCI tokens (V1 and V2, allowed and denied) and
 //! linted, and every quoted lint output (```` ```text lint=NAME ````) and explanation
-//! (```` ```text explain=NAME/CASE ````) must equal what the engine prints today.
+//! (```` ```text explain=NAME/CASE ````) must equal what the engine prints today. Every issue or
+//! hint code the prose names must be one these policies produce. The tagging convention is
+//! explained in a comment at the top of the cookbook.
 
 use std::collections::BTreeSet;
 
@@ -135,11 +137,21 @@ enum Outcome {
     PrincipalNotTrusted(&'static [HintCode]),
 }
 
+impl Outcome {
+    /// The hint codes the decision must carry (exactly).
+    fn hints(self) -> &'static [HintCode] {
+        match self {
+            Allowed => NO_HINT,
+            BlockedAt(.., hints) | PrincipalNotTrusted(hints) => hints,
+        }
+    }
+}
+
 /// One policy of the cookbook: what each token gets, and lint's `(type, code)` findings.
 struct Recipe {
     policy: &'static str,
-    cases: &'static [(&'static str, Outcome)],
     lint: &'static [(&'static str, &'static str)],
+    cases: &'static [(&'static str, Outcome)],
 }
 
 use HintCode::{
@@ -155,12 +167,16 @@ const V2_WHERE_V1: &[HintCode] = &[SubV2WhereV1Expected];
 const UNSUPPORTED: &[HintCode] = &[UnsupportedConditionKey];
 const WILDCARD: &[HintCode] = &[StringEqualsWithWildcard];
 const CASE: &[HintCode] = &[CaseMismatch];
+const AUDIENCE: &[HintCode] = &[AudienceNotInProvider];
+const SCHEME_IN_KEY: &[HintCode] = &[ConditionKeyOtherProvider];
 
 /// Where the project restrictions deny: the `project-id` or the `sub` condition (index 1).
 const AT_PROJECT_ID: Outcome = BlockedAt(1, "StringEquals", PROJECT_ID, NO_HINT);
 const AT_SUB: Outcome = BlockedAt(1, "StringLike", "sub", NO_HINT);
 /// A blocking `Bool` on `ssh-rerun`, a claim AWS does not expose.
 const AT_SSH_RERUN: Outcome = BlockedAt(2, "Bool", SSH_RERUN, UNSUPPORTED);
+/// The finding of a positive condition on a claim AWS does not expose.
+const NEVER_HOLDS: &[(&str, &str)] = &[("WARNING", "UNSUPPORTED_CONDITION_KEY")];
 /// The findings of a policy whose keys name a provider the statement does not trust.
 const OTHER_PROVIDER_FINDINGS: &[(&str, &str)] = &[
     ("WARNING", "CONDITION_KEY_OTHER_PROVIDER"),
@@ -169,163 +185,90 @@ const OTHER_PROVIDER_FINDINGS: &[(&str, &str)] = &[
     ("SUGGESTION", "MISSING_AUDIENCE_CONDITION"),
 ];
 
-/// Every policy of the cookbook and what the cookbook says about it.
+/// Every policy of the cookbook and what the cookbook says about it (one line per case).
+#[rustfmt::skip]
 const RECIPES: &[Recipe] = &[
-    Recipe {
-        policy: "project-id",
-        cases: &[
-            ("widgets-v1", Allowed),
-            ("widgets-v2-main", Allowed),
-            ("widgets-v2-feature", Allowed),
-            ("gadgets-v2-main", AT_PROJECT_ID),
-            ("gadgets-v1", AT_PROJECT_ID),
-            ("fork-v2", Allowed),
-        ],
-        lint: &[],
-    },
-    Recipe {
-        policy: "project-sub",
-        cases: &[
-            ("widgets-v1", Allowed),
-            ("widgets-v2-main", Allowed),
-            ("gadgets-v2-main", AT_SUB),
-            ("gadgets-v1", AT_SUB),
-            ("fork-v2", Allowed),
-        ],
-        lint: &[],
-    },
-    Recipe {
-        policy: "branch-main",
-        cases: &[
-            ("widgets-v2-main", Allowed),
-            ("widgets-v2-feature", AT_SUB),
-            ("fork-v2", AT_SUB),
-            ("widgets-v1", BlockedAt(1, "StringLike", "sub", V1_WHERE_V2)),
-            ("gadgets-v2-main", AT_SUB),
-        ],
-        lint: &[],
-    },
-    Recipe {
-        policy: "branch-any-project",
-        cases: &[
-            ("widgets-v2-main", Allowed),
-            ("gadgets-v2-main", Allowed),
-            ("fork-v2", AT_SUB),
-            ("widgets-v1", BlockedAt(1, "StringLike", "sub", V1_WHERE_V2)),
-        ],
-        lint: &[("SECURITY_WARNING", "WILDCARD_PROJECT_IN_SUB")],
-    },
-    Recipe {
-        policy: "branch-main-project-id",
-        cases: &[
-            ("widgets-v2-main", Allowed),
-            ("gadgets-v2-main", AT_PROJECT_ID),
-            (
-                "widgets-v2-feature",
-                BlockedAt(2, "StringLike", "sub", NO_HINT),
-            ),
-            ("fork-v2", BlockedAt(2, "StringLike", "sub", NO_HINT)),
-        ],
-        lint: &[],
-    },
-    Recipe {
-        policy: "sub-v1-exact",
-        cases: &[
-            ("widgets-v1", Allowed),
-            (
-                "widgets-v2-main",
-                BlockedAt(1, "StringEquals", "sub", V2_WHERE_V1),
-            ),
-        ],
-        lint: &[("WARNING", "SUBJECT_PINNED_TO_USER")],
-    },
-    Recipe {
-        policy: "ssh-rerun-bool",
-        cases: &[
-            ("widgets-v2-main", AT_SSH_RERUN),
-            ("widgets-v2-ssh-rerun", AT_SSH_RERUN),
-        ],
-        lint: &[("WARNING", "UNSUPPORTED_CONDITION_KEY")],
-    },
-    Recipe {
-        policy: "ssh-rerun-if-exists",
-        cases: &[
-            ("widgets-v2-main", Allowed),
-            ("widgets-v2-ssh-rerun", Allowed),
-        ],
-        lint: &[("SECURITY_WARNING", "UNSUPPORTED_CONDITION_KEY")],
-    },
-    Recipe {
-        policy: "mistake-string-equals-wildcard",
-        cases: &[
-            ("widgets-v1", BlockedAt(1, "StringEquals", "sub", WILDCARD)),
-            (
-                "widgets-v2-main",
-                BlockedAt(1, "StringEquals", "sub", WILDCARD),
-            ),
-        ],
-        lint: &[("WARNING", "STRING_EQUALS_WITH_WILDCARD")],
-    },
-    Recipe {
-        policy: "mistake-case",
-        cases: &[
-            ("widgets-v1", BlockedAt(1, "StringLike", "sub", CASE)),
-            ("widgets-v2-main", BlockedAt(1, "StringLike", "sub", CASE)),
-        ],
-        lint: &[],
-    },
-    Recipe {
-        policy: "mistake-aud-sts",
-        cases: &[(
-            "widgets-v2-main",
-            BlockedAt(0, "StringEquals", "aud", &[AudienceNotInProvider]),
-        )],
-        lint: &[("WARNING", "CIRCLECI_AUDIENCE_NOT_ORG_ID")],
-    },
-    Recipe {
-        policy: "mistake-vcs-origin",
-        cases: &[(
-            "widgets-v2-main",
-            BlockedAt(2, "StringEquals", VCS_ORIGIN, UNSUPPORTED),
-        )],
-        lint: &[("WARNING", "UNSUPPORTED_CONDITION_KEY")],
-    },
-    Recipe {
-        policy: "mistake-context-ids",
-        cases: &[(
-            "widgets-v2-main",
-            BlockedAt(2, "ForAnyValue:StringEquals", CONTEXT_IDS, UNSUPPORTED),
-        )],
-        lint: &[("WARNING", "UNSUPPORTED_CONDITION_KEY")],
-    },
-    Recipe {
-        policy: "mistake-other-org-principal",
-        cases: &[(
-            "widgets-v2-main",
-            PrincipalNotTrusted(&[PrincipalOtherProvider]),
-        )],
-        lint: OTHER_PROVIDER_FINDINGS,
-    },
-    Recipe {
-        policy: "mistake-https-key",
-        cases: &[(
-            "widgets-v2-main",
-            BlockedAt(0, "StringEquals", "aud", &[ConditionKeyOtherProvider]),
-        )],
-        lint: OTHER_PROVIDER_FINDINGS,
-    },
-    Recipe {
-        policy: "mistake-aud-only",
-        cases: &[
-            ("widgets-v2-main", Allowed),
-            ("gadgets-v2-main", Allowed),
-            ("gadgets-v1", Allowed),
-        ],
-        lint: &[
-            ("SECURITY_WARNING", "NO_PROJECT_RESTRICTION"),
-            ("SECURITY_WARNING", "AUDIENCE_ONLY_TRUST"),
-        ],
-    },
+    Recipe { policy: "project-id", lint: &[], cases: &[
+        ("widgets-v1", Allowed),
+        ("widgets-v2-main", Allowed),
+        ("widgets-v2-feature", Allowed),
+        ("gadgets-v2-main", AT_PROJECT_ID),
+        ("gadgets-v1", AT_PROJECT_ID),
+        ("fork-v2", Allowed),
+    ] },
+    Recipe { policy: "project-sub", lint: &[], cases: &[
+        ("widgets-v1", Allowed),
+        ("widgets-v2-main", Allowed),
+        ("gadgets-v2-main", AT_SUB),
+        ("gadgets-v1", AT_SUB),
+        ("fork-v2", Allowed),
+    ] },
+    Recipe { policy: "branch-main", lint: &[], cases: &[
+        ("widgets-v2-main", Allowed),
+        ("widgets-v2-feature", AT_SUB),
+        ("fork-v2", AT_SUB),
+        ("widgets-v1", BlockedAt(1, "StringLike", "sub", V1_WHERE_V2)),
+        ("gadgets-v2-main", AT_SUB),
+    ] },
+    Recipe { policy: "branch-any-project", lint: &[("SECURITY_WARNING", "WILDCARD_PROJECT_IN_SUB")],
+      cases: &[
+        ("widgets-v2-main", Allowed),
+        ("gadgets-v2-main", Allowed),
+        ("fork-v2", AT_SUB),
+        ("widgets-v1", BlockedAt(1, "StringLike", "sub", V1_WHERE_V2)),
+    ] },
+    Recipe { policy: "branch-main-project-id", lint: &[], cases: &[
+        ("widgets-v2-main", Allowed),
+        ("gadgets-v2-main", AT_PROJECT_ID),
+        ("widgets-v2-feature", BlockedAt(2, "StringLike", "sub", NO_HINT)),
+        ("fork-v2", BlockedAt(2, "StringLike", "sub", NO_HINT)),
+    ] },
+    Recipe { policy: "sub-v1-exact", lint: &[("WARNING", "SUBJECT_PINNED_TO_USER")], cases: &[
+        ("widgets-v1", Allowed),
+        ("widgets-v2-main", BlockedAt(1, "StringEquals", "sub", V2_WHERE_V1)),
+    ] },
+    Recipe { policy: "ssh-rerun-bool", lint: NEVER_HOLDS, cases: &[
+        ("widgets-v2-main", AT_SSH_RERUN),
+        ("widgets-v2-ssh-rerun", AT_SSH_RERUN),
+    ] },
+    Recipe { policy: "ssh-rerun-if-exists",
+      lint: &[("SECURITY_WARNING", "UNSUPPORTED_CONDITION_KEY")], cases: &[
+        ("widgets-v2-main", Allowed),
+        ("widgets-v2-ssh-rerun", Allowed),
+    ] },
+    Recipe { policy: "mistake-string-equals-wildcard",
+      lint: &[("WARNING", "STRING_EQUALS_WITH_WILDCARD")], cases: &[
+        ("widgets-v1", BlockedAt(1, "StringEquals", "sub", WILDCARD)),
+        ("widgets-v2-main", BlockedAt(1, "StringEquals", "sub", WILDCARD)),
+    ] },
+    Recipe { policy: "mistake-case", lint: &[], cases: &[
+        ("widgets-v1", BlockedAt(1, "StringLike", "sub", CASE)),
+        ("widgets-v2-main", BlockedAt(1, "StringLike", "sub", CASE)),
+    ] },
+    Recipe { policy: "mistake-aud-sts",
+      lint: &[("WARNING", "CIRCLECI_AUDIENCE_NOT_ORG_ID")], cases: &[
+        ("widgets-v2-main", BlockedAt(0, "StringEquals", "aud", AUDIENCE)),
+    ] },
+    Recipe { policy: "mistake-vcs-origin", lint: NEVER_HOLDS, cases: &[
+        ("widgets-v2-main", BlockedAt(2, "StringEquals", VCS_ORIGIN, UNSUPPORTED)),
+    ] },
+    Recipe { policy: "mistake-context-ids", lint: NEVER_HOLDS, cases: &[
+        ("widgets-v2-main", BlockedAt(2, "ForAnyValue:StringEquals", CONTEXT_IDS, UNSUPPORTED)),
+    ] },
+    Recipe { policy: "mistake-other-org-principal", lint: OTHER_PROVIDER_FINDINGS, cases: &[
+        ("widgets-v2-main", PrincipalNotTrusted(&[PrincipalOtherProvider])),
+    ] },
+    Recipe { policy: "mistake-https-key", lint: OTHER_PROVIDER_FINDINGS, cases: &[
+        ("widgets-v2-main", BlockedAt(0, "StringEquals", "aud", SCHEME_IN_KEY)),
+    ] },
+    Recipe { policy: "mistake-aud-only", lint: &[
+        ("SECURITY_WARNING", "NO_PROJECT_RESTRICTION"),
+        ("SECURITY_WARNING", "AUDIENCE_ONLY_TRUST"),
+      ], cases: &[
+        ("widgets-v2-main", Allowed),
+        ("gadgets-v2-main", Allowed),
+        ("gadgets-v1", Allowed),
+    ] },
 ];
 
 /// The policy text of the cookbook block `name`.
@@ -360,9 +303,9 @@ fn check_case(name: &str, case: &str, outcome: Outcome) -> Result<(), String> {
             decision.render_text()
         ))
     };
-    let (effect, hints) = match outcome {
-        Allowed => (Effect::Allow, NO_HINT),
-        BlockedAt(.., hints) | PrincipalNotTrusted(hints) => (Effect::ImplicitDeny, hints),
+    let effect = match outcome {
+        Allowed => Effect::Allow,
+        BlockedAt(..) | PrincipalNotTrusted(_) => Effect::ImplicitDeny,
     };
     if decision.effect != effect {
         return fail(format!("{:?}, expected {effect:?}", decision.effect));
@@ -389,7 +332,7 @@ fn check_case(name: &str, case: &str, outcome: Outcome) -> Result<(), String> {
         .iter()
         .map(|hint| hint.code.as_str())
         .collect();
-    let wanted: BTreeSet<&str> = hints.iter().map(|code| code.as_str()).collect();
+    let wanted: BTreeSet<&str> = outcome.hints().iter().map(|code| code.as_str()).collect();
     if codes != wanted {
         return fail(format!("hints {codes:?}, expected {wanted:?}"));
     }
@@ -488,27 +431,39 @@ fn quoted_explanations_are_exact_and_of_tested_cases() {
         let rendered = decide(name, case).render_text();
         if !tested || block.body != rendered {
             failures.push(format!(
-                "```text explain={name}/{case} (a tested case: {tested}) should read:\n{rendered}```"
+                "```text explain={name}/{case} (tested: {tested}) should read:\n{rendered}```"
             ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Backticked words with `_` in the cookbook that are not issue or hint codes.
+const NOT_CODES: [&str; 3] = [
+    "CIRCLE_OIDC_TOKEN",
+    "CIRCLE_OIDC_TOKEN_V2",
+    "SECURITY_WARNING",
+];
+
 #[test]
-fn the_block_reader_finds_tags_and_bodies() {
-    let markdown = "text\n```json policy=one\n{\"a\": 1}\n```\n```rust\nfn main() {}\n```\n```text lint=one\nERROR X $: y\n```\n```text explain=one/case\n```\n";
-    let blocks = tagged_blocks(markdown);
-    let summary: Vec<(BlockKind, &str, &str)> = blocks
-        .iter()
-        .map(|block| (block.kind, block.name.as_str(), block.body.as_str()))
+fn every_code_the_cookbook_names_is_one_its_policies_produce() {
+    let mut produced: BTreeSet<&str> = NOT_CODES.into_iter().collect();
+    for recipe in RECIPES {
+        produced.extend(recipe.lint.iter().map(|(_, code)| *code));
+        for (_, outcome) in recipe.cases {
+            produced.extend(outcome.hints().iter().map(|code| code.as_str()));
+        }
+    }
+    // Between two backticks: inline code, or the prose between two inline codes (never a word).
+    let unknown: BTreeSet<&str> = COOKBOOK
+        .split('`')
+        .filter(|word| {
+            word.contains('_') && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+        .filter(|word| !produced.contains(word))
         .collect();
-    assert_eq!(
-        summary,
-        vec![
-            (BlockKind::Policy, "one", "{\"a\": 1}\n"),
-            (BlockKind::Lint, "one", "ERROR X $: y\n"),
-            (BlockKind::Explain, "one/case", ""),
-        ]
+    assert!(
+        unknown.is_empty(),
+        "codes no cookbook policy produces: {unknown:?}"
     );
 }
