@@ -33,6 +33,8 @@ mod conformance_tests;
 #[cfg(test)]
 mod conformance_variable_tests;
 #[cfg(test)]
+mod cookbook_tests;
+#[cfg(test)]
 mod grammar_tests;
 #[cfg(test)]
 mod hint_tests;
