@@ -1,0 +1,9 @@
+//! Integration tests of keyless-issuer: real servers on 127.0.0.1:0, talked to over HTTP.
+
+mod admin;
+mod discovery;
+mod jobs;
+mod negative;
+mod pyjwt;
+mod rotation;
+mod support;
