@@ -117,13 +117,21 @@ pub struct ProjectDeclaration {
 /// Reads and parses a bootstrap file.
 pub fn load(path: &Path) -> Result<Bootstrap, BootstrapError> {
     let shown = path.display().to_string();
-    let read_error = |source| BootstrapError::Read { path: shown.clone(), source };
+    let read_error = |source| BootstrapError::Read {
+        path: shown.clone(),
+        source,
+    };
     let size = std::fs::metadata(path).map_err(read_error)?.len();
     if size > MAX_BOOTSTRAP_BYTES {
-        return Err(BootstrapError::TooLarge { path: shown.clone() });
+        return Err(BootstrapError::TooLarge {
+            path: shown.clone(),
+        });
     }
     let text = std::fs::read_to_string(path).map_err(read_error)?;
-    parse(&text).map_err(|message| BootstrapError::Parse { path: shown, message })
+    parse(&text).map_err(|message| BootstrapError::Parse {
+        path: shown,
+        message,
+    })
 }
 
 /// Parses bootstrap text (YAML or JSON).
@@ -143,8 +151,14 @@ fn changed_settings(
 ) -> PlatformResult<ClaimsPatch> {
     let current = tx.token_settings(org, project)?;
     Ok(ClaimsPatch {
-        audience: declared.audience.clone().filter(|audience| current.audience.as_ref() != Some(audience)),
-        ttl: declared.ttl.clone().filter(|ttl| current.ttl.as_ref() != Some(ttl)),
+        audience: declared
+            .audience
+            .clone()
+            .filter(|audience| current.audience.as_ref() != Some(audience)),
+        ttl: declared
+            .ttl
+            .clone()
+            .filter(|ttl| current.ttl.as_ref() != Some(ttl)),
     })
 }
 
@@ -157,7 +171,11 @@ impl Platform {
             for declared in &bootstrap.orgs {
                 let org = save_org(
                     tx,
-                    &OrgSpec { name: declared.name.clone(), id: declared.id, settings: declared.settings.clone() },
+                    &OrgSpec {
+                        name: declared.name.clone(),
+                        id: declared.id,
+                        settings: declared.settings.clone(),
+                    },
                     Existing::Update,
                     now,
                 )?;
@@ -188,7 +206,10 @@ impl Platform {
                     if runner_token.token.is_none() {
                         return Err(PlatformError::invalid(
                             "runner_token_required",
-                            format!("runner token {:?} of org {} needs a token in the bootstrap file", runner_token.name, org.name),
+                            format!(
+                                "runner token {:?} of org {} needs a token in the bootstrap file",
+                                runner_token.name, org.name
+                            ),
                         ));
                     }
                     save_runner_token(tx, &org, runner_token, Existing::Update)?;

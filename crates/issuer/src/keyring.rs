@@ -162,7 +162,12 @@ impl KeyRing {
     /// Rotates: next → active, active → retired (published until its last token expires), and
     /// a freshly generated next key. Returns the new active kid. Generates an RSA key (CPU
     /// bound): call from a blocking thread.
-    pub fn rotate(&self, store: &Store, now: NumericDate, rotator: Rotator) -> PlatformResult<String> {
+    pub fn rotate(
+        &self,
+        store: &Store,
+        now: NumericDate,
+        rotator: Rotator,
+    ) -> PlatformResult<String> {
         let (fresh, fresh_der) = SigningKey::generate()?;
         let mut keys = self.write();
         let new_active = store.write(|tx| {
@@ -183,7 +188,8 @@ impl KeyRing {
                     .map_or(i64::MIN, NumericDate::seconds);
                 let mut retire_after = now.seconds().max(in_memory).max(audited);
                 if rotator == Rotator::OtherProcess {
-                    let worst_case = now.plus(Duration::from_secs(TOKEN_TTL_CAP_SECONDS))
+                    let worst_case = now
+                        .plus(Duration::from_secs(TOKEN_TTL_CAP_SECONDS))
                         .plus(KEY_WATCH_INTERVAL * 30);
                     retire_after = retire_after.max(worst_case.seconds());
                 }

@@ -163,7 +163,10 @@ pub fn rotate_keys_in(data_dir: &Path, clock: &ClockHandle) -> PlatformResult<St
 }
 
 /// `keyless-issuer keys list`: the keys in a data directory (never their private halves).
-pub fn list_keys_in(data_dir: &Path, clock: &ClockHandle) -> PlatformResult<Vec<keyring::KeySummary>> {
+pub fn list_keys_in(
+    data_dir: &Path,
+    clock: &ClockHandle,
+) -> PlatformResult<Vec<keyring::KeySummary>> {
     let store = Store::open(Some(data_dir))?;
     let keys = KeyRing::open(&store, clock.now())?;
     Ok(keys.summaries(clock.now()))

@@ -11,7 +11,11 @@ use keyless_issuer::{ClockHandle, Config, LogFormat};
 
 /// A CircleCI-style OIDC issuer: per-org issuers, rotating RS256 keys, and the job token API.
 #[derive(Debug, Parser)]
-#[command(name = "keyless-issuer", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "keyless-issuer",
+    version,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -92,8 +92,8 @@ pub fn encode_hs256<C: Serialize>(
 ) -> Result<String, EncodeError> {
     let input = signing_input(&JwtHeader::new("HS256", kid), claims)?;
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret)
-        .map_err(|_| EncodeError::Key(KeyError::Sign))?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret).map_err(|_| EncodeError::Key(KeyError::Sign))?;
     mac.update(input.as_bytes());
     let tag = mac.finalize().into_bytes();
     Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag)))

@@ -11,9 +11,9 @@ use std::fmt;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use keyless_claims::Jwk;
+use rsa::RsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use rsa::traits::PublicKeyParts as _;
-use rsa::RsaPrivateKey;
 
 /// The modulus size of every key the issuer generates (`spec/circleci-oidc.md` §1.3).
 pub const RSA_KEY_BITS: usize = 2048;

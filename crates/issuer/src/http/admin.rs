@@ -30,29 +30,55 @@ pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/admin/orgs", get(list_orgs).post(create_org))
         .route("/api/v1/admin/orgs/{org}", get(get_org))
-        .route("/api/v1/admin/orgs/{org}/settings", axum::routing::patch(patch_settings))
-        .route("/api/v1/admin/orgs/{org}/projects", get(list_projects).post(create_project))
-        .route("/api/v1/admin/orgs/{org}/users", get(list_users).post(create_user))
-        .route("/api/v1/admin/orgs/{org}/contexts", get(list_contexts).post(create_context))
+        .route(
+            "/api/v1/admin/orgs/{org}/settings",
+            axum::routing::patch(patch_settings),
+        )
+        .route(
+            "/api/v1/admin/orgs/{org}/projects",
+            get(list_projects).post(create_project),
+        )
+        .route(
+            "/api/v1/admin/orgs/{org}/users",
+            get(list_users).post(create_user),
+        )
+        .route(
+            "/api/v1/admin/orgs/{org}/contexts",
+            get(list_contexts).post(create_context),
+        )
         .route(
             "/api/v1/admin/orgs/{org}/contexts/{context}/variables/{name}",
             put(put_variable).delete(delete_variable),
         )
-        .route("/api/v1/admin/orgs/{org}/runner-tokens", get(list_runner_tokens).post(create_runner_token))
+        .route(
+            "/api/v1/admin/orgs/{org}/runner-tokens",
+            get(list_runner_tokens).post(create_runner_token),
+        )
         .route("/api/v1/admin/keys", get(list_keys))
         .route("/api/v1/admin/keys/rotate", post(rotate_keys))
         .route("/api/v1/admin/jobs", get(list_jobs))
         .route("/api/v1/admin/jobs/{job_id}", get(get_job))
-        .route("/api/v1/admin/jobs/{job_id}/negative-tokens", post(negative_token))
+        .route(
+            "/api/v1/admin/jobs/{job_id}/negative-tokens",
+            post(negative_token),
+        )
         .route("/api/v1/admin/audit", get(list_audit))
         .route("/api/v2/org/{org_id}/oidc-custom-claims", claims.clone())
-        .route("/api/v2/org/{org_id}/project/{project_id}/oidc-custom-claims", claims)
+        .route(
+            "/api/v2/org/{org_id}/project/{project_id}/oidc-custom-claims",
+            claims,
+        )
         .route_layer(from_fn_with_state(state, require_admin))
 }
 
 /// Lets a request through only with the admin token, as `Authorization: Bearer` or as
 /// CircleCI's `Circle-Token` header.
-async fn require_admin(State(state): State<AppState>, headers: HeaderMap, request: Request, next: Next) -> Response {
+async fn require_admin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(admin_token) = &state.admin_token else {
         return ApiError::new(
             StatusCode::FORBIDDEN,
@@ -61,14 +87,22 @@ async fn require_admin(State(state): State<AppState>, headers: HeaderMap, reques
         )
         .into_response();
     };
-    let presented = match headers.get("circle-token").and_then(|value| value.to_str().ok()) {
+    let presented = match headers
+        .get("circle-token")
+        .and_then(|value| value.to_str().ok())
+    {
         Some(token) if headers.get(axum::http::header::AUTHORIZATION).is_none() => Ok(token),
         _ => bearer_token(&headers),
     };
     match presented {
         Err(error) => error.into_response(),
         Ok(token) if admin_token.matches(token) => next.run(request).await,
-        Ok(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "The admin token is not valid.").into_response(),
+        Ok(_) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "The admin token is not valid.",
+        )
+        .into_response(),
     }
 }
 
@@ -77,15 +111,22 @@ fn created<T: Serialize>(value: T) -> (StatusCode, Json<T>) {
 }
 
 async fn list_orgs(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let orgs = state.blocking(|platform| platform.store.read(|tx| tx.orgs())).await?;
+    let orgs = state
+        .blocking(|platform| platform.store.read(|tx| tx.orgs()))
+        .await?;
     Ok(Json(json!({ "orgs": orgs })))
 }
 
-async fn create_org(State(state): State<AppState>, JsonBody(spec): JsonBody<OrgSpec>) -> Result<(StatusCode, Json<Org>), ApiError> {
+async fn create_org(
+    State(state): State<AppState>,
+    JsonBody(spec): JsonBody<OrgSpec>,
+) -> Result<(StatusCode, Json<Org>), ApiError> {
     let org = state
         .blocking(move |platform| {
             let now = platform.now().seconds();
-            platform.store.write(|tx| model_admin::save_org(tx, &spec, Existing::Refuse, now))
+            platform
+                .store
+                .write(|tx| model_admin::save_org(tx, &spec, Existing::Refuse, now))
         })
         .await?;
     Ok(created(org))
@@ -104,7 +145,10 @@ struct OrgDetail {
     oidc_custom_claims: TokenSettings,
 }
 
-async fn get_org(State(state): State<AppState>, Path(reference): Path<String>) -> Result<Json<OrgDetail>, ApiError> {
+async fn get_org(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<Json<OrgDetail>, ApiError> {
     let detail = state
         .blocking(move |platform| {
             platform.store.read(|tx| {
@@ -129,13 +173,22 @@ async fn patch_settings(
     Path(reference): Path<String>,
     JsonBody(patch): JsonBody<OrgSettingsPatch>,
 ) -> Result<Json<Org>, ApiError> {
-    let org = state.blocking(move |platform| platform.patch_org_settings(&reference, &patch)).await?;
+    let org = state
+        .blocking(move |platform| platform.patch_org_settings(&reference, &patch))
+        .await?;
     Ok(Json(org))
 }
 
-async fn list_projects(State(state): State<AppState>, Path(reference): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_projects(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let projects = state
-        .blocking(move |platform| platform.store.read(|tx| tx.projects(&resolve_org(tx, &reference)?.id)))
+        .blocking(move |platform| {
+            platform
+                .store
+                .read(|tx| tx.projects(&resolve_org(tx, &reference)?.id))
+        })
         .await?;
     Ok(Json(json!({ "projects": projects })))
 }
@@ -156,9 +209,16 @@ async fn create_project(
     Ok(created(project))
 }
 
-async fn list_users(State(state): State<AppState>, Path(reference): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_users(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let users = state
-        .blocking(move |platform| platform.store.read(|tx| tx.members(&resolve_org(tx, &reference)?.id)))
+        .blocking(move |platform| {
+            platform
+                .store
+                .read(|tx| tx.members(&resolve_org(tx, &reference)?.id))
+        })
         .await?;
     Ok(Json(json!({ "users": users })))
 }
@@ -179,9 +239,16 @@ async fn create_user(
     Ok(created(user))
 }
 
-async fn list_contexts(State(state): State<AppState>, Path(reference): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_contexts(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let contexts = state
-        .blocking(move |platform| platform.store.read(|tx| tx.contexts(&resolve_org(tx, &reference)?.id)))
+        .blocking(move |platform| {
+            platform
+                .store
+                .read(|tx| tx.contexts(&resolve_org(tx, &reference)?.id))
+        })
         .await?;
     Ok(Json(json!({ "contexts": contexts })))
 }
@@ -252,9 +319,16 @@ async fn delete_variable(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_runner_tokens(State(state): State<AppState>, Path(reference): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_runner_tokens(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let names = state
-        .blocking(move |platform| platform.store.read(|tx| tx.runner_token_names(&resolve_org(tx, &reference)?.id)))
+        .blocking(move |platform| {
+            platform
+                .store
+                .read(|tx| tx.runner_token_names(&resolve_org(tx, &reference)?.id))
+        })
         .await?;
     Ok(Json(json!({ "runner_tokens": names })))
 }
@@ -303,14 +377,22 @@ fn limit(query: &ListQuery) -> u32 {
 }
 
 fn parse_job_id(text: &str) -> Result<JobId, ApiError> {
-    text.parse().map_err(|_| ApiError::not_found("job_not_found", format!("No job {text:?}.")))
+    text.parse()
+        .map_err(|_| ApiError::not_found("job_not_found", format!("No job {text:?}.")))
 }
 
-async fn list_jobs(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_jobs(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let jobs = state
         .blocking(move |platform| {
             platform.store.read(|tx| {
-                let org = query.org.as_deref().map(|org| resolve_org(tx, org)).transpose()?;
+                let org = query
+                    .org
+                    .as_deref()
+                    .map(|org| resolve_org(tx, org))
+                    .transpose()?;
                 tx.jobs(org.as_ref().map(|org| &org.id), limit(&query))
             })
         })
@@ -318,14 +400,17 @@ async fn list_jobs(State(state): State<AppState>, Query(query): Query<ListQuery>
     Ok(Json(json!({ "jobs": jobs })))
 }
 
-async fn get_job(State(state): State<AppState>, Path(job): Path<String>) -> Result<Json<crate::model::Job>, ApiError> {
+async fn get_job(
+    State(state): State<AppState>,
+    Path(job): Path<String>,
+) -> Result<Json<crate::model::Job>, ApiError> {
     let job_id = parse_job_id(&job)?;
     let job = state
         .blocking(move |platform| {
             platform.store.read(|tx| {
-                tx.job(&job_id)?
-                    .map(|(job, _)| job)
-                    .ok_or_else(|| PlatformError::not_found("job_not_found", format!("No job {job_id}.")))
+                tx.job(&job_id)?.map(|(job, _)| job).ok_or_else(|| {
+                    PlatformError::not_found("job_not_found", format!("No job {job_id}."))
+                })
             })
         })
         .await?;
@@ -338,14 +423,23 @@ async fn negative_token(
     JsonBody(request): JsonBody<NegativeRequest>,
 ) -> Result<Json<crate::platform::negative::NegativeToken>, ApiError> {
     let job_id = parse_job_id(&job)?;
-    let token = state.blocking(move |platform| platform.negative_token(&job_id, request.kind)).await?;
+    let token = state
+        .blocking(move |platform| platform.negative_token(&job_id, request.kind))
+        .await?;
     Ok(Json(token))
 }
 
-async fn list_audit(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_audit(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let job = query.job_id.as_deref().map(parse_job_id).transpose()?;
     let records = state
-        .blocking(move |platform| platform.store.read(|tx| tx.audit(job.as_ref(), limit(&query))))
+        .blocking(move |platform| {
+            platform
+                .store
+                .read(|tx| tx.audit(job.as_ref(), limit(&query)))
+        })
         .await?;
     Ok(Json(json!({ "tokens": records })))
 }
@@ -359,14 +453,19 @@ struct ClaimsPath {
 }
 
 /// Checks that the org exists and the project belongs to it.
-fn claims_target(tx: &crate::store::Tx<'_>, path: &ClaimsPath) -> Result<(OrgId, Option<ProjectId>), PlatformError> {
+fn claims_target(
+    tx: &crate::store::Tx<'_>,
+    path: &ClaimsPath,
+) -> Result<(OrgId, Option<ProjectId>), PlatformError> {
     let org = path
         .org_id
         .parse::<OrgId>()
         .ok()
         .and_then(|org| tx.org_by_id(&org).transpose())
         .transpose()?
-        .ok_or_else(|| PlatformError::not_found("org_not_found", format!("No org {:?}.", path.org_id)))?;
+        .ok_or_else(|| {
+            PlatformError::not_found("org_not_found", format!("No org {:?}.", path.org_id))
+        })?;
     let Some(project) = &path.project_id else {
         return Ok((org.id, None));
     };
@@ -376,11 +475,19 @@ fn claims_target(tx: &crate::store::Tx<'_>, path: &ClaimsPath) -> Result<(OrgId,
         .and_then(|project| tx.project_by_id(&project).transpose())
         .transpose()?
         .filter(|project| project.org_id == org.id)
-        .ok_or_else(|| PlatformError::not_found("project_not_found", format!("No project {project:?} in org {}.", org.name)))?;
+        .ok_or_else(|| {
+            PlatformError::not_found(
+                "project_not_found",
+                format!("No project {project:?} in org {}.", org.name),
+            )
+        })?;
     Ok((org.id, Some(project.id)))
 }
 
-async fn get_claims(State(state): State<AppState>, Path(path): Path<ClaimsPath>) -> Result<Json<TokenSettings>, ApiError> {
+async fn get_claims(
+    State(state): State<AppState>,
+    Path(path): Path<ClaimsPath>,
+) -> Result<Json<TokenSettings>, ApiError> {
     let settings = state
         .blocking(move |platform| {
             platform.store.read(|tx| {
@@ -422,7 +529,11 @@ async fn delete_claims(
     query: Result<Query<DeleteClaimsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<TokenSettings>, ApiError> {
     let Query(query) = query.map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_claims", "Give ?claims=audience,ttl (one or both).")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_claims",
+            "Give ?claims=audience,ttl (one or both).",
+        )
     })?;
     let settings = state
         .blocking(move |platform| {

@@ -22,7 +22,10 @@ pub fn routes() -> Router<AppState> {
         .route("/healthz", get(health))
         .route(DISCOVERY_PATH, get(root_discovery))
         .route(JWKS_PATH, get(jwks))
-        .route(&format!("/org/{{org_id}}{DISCOVERY_PATH}"), get(org_discovery))
+        .route(
+            &format!("/org/{{org_id}}{DISCOVERY_PATH}"),
+            get(org_discovery),
+        )
         .route(&format!("/org/{{org_id}}{JWKS_PATH}"), get(org_jwks))
 }
 
@@ -41,12 +44,18 @@ fn cacheable<T: Serialize>(value: T) -> Response {
 }
 
 fn unknown_org(org: &str) -> ApiError {
-    ApiError::not_found("org_not_found", format!("No org {org:?} has an issuer here."))
+    ApiError::not_found(
+        "org_not_found",
+        format!("No org {org:?} has an issuer here."),
+    )
 }
 
 async fn known_org(state: &AppState, org: &str) -> Result<OrgId, ApiError> {
     let org_id: OrgId = org.parse().map_err(|_| unknown_org(org))?;
-    if state.blocking(move |platform| platform.org_exists(&org_id)).await? {
+    if state
+        .blocking(move |platform| platform.org_exists(&org_id))
+        .await?
+    {
         Ok(org_id)
     } else {
         Err(unknown_org(org))

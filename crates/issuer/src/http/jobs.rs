@@ -9,7 +9,7 @@ use axum::routing::post;
 use keyless_claims::JobId;
 
 use super::{ApiError, AppState, RawBody, bearer_token};
-use crate::platform::jobs::{
+use crate::platform::job_types::{
     FinishRequest, FinishedJob, MintRequest, Minted, StartJobRequest, StartedJob,
 };
 

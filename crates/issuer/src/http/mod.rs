@@ -45,7 +45,9 @@ impl AppState {
         let platform = Arc::clone(&self.platform);
         tokio::task::spawn_blocking(move || work(&platform))
             .await
-            .map_err(|error| ApiError::from(crate::error::PlatformError::internal(error.to_string())))?
+            .map_err(|error| {
+                ApiError::from(crate::error::PlatformError::internal(error.to_string()))
+            })?
             .map_err(ApiError::from)
     }
 }
@@ -67,7 +69,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -94,7 +99,9 @@ where
                         format!("The request body exceeds {MAX_REQUEST_BODY_BYTES} bytes."),
                     )
                 } else {
-                    ApiError::invalid_json(format!("The request body could not be read: {rejection}"))
+                    ApiError::invalid_json(format!(
+                        "The request body could not be read: {rejection}"
+                    ))
                 }
             })
     }
@@ -104,9 +111,14 @@ impl RawBody {
     /// Parses the body as JSON. An empty body reads as `{}`; the Content-Type is not checked
     /// (curl users forget it); malformed JSON and unknown fields answer 400 `invalid_json`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let text: &[u8] = if self.0.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &self.0 };
-        serde_json::from_slice(text)
-            .map_err(|error| ApiError::invalid_json(format!("The request body is not valid: {error}.")))
+        let text: &[u8] = if self.0.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &self.0
+        };
+        serde_json::from_slice(text).map_err(|error| {
+            ApiError::invalid_json(format!("The request body is not valid: {error}."))
+        })
     }
 }
 
@@ -129,7 +141,8 @@ where
 
 /// The bearer credential of a request: `Authorization: Bearer <token>`.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+    let unauthorized =
+        |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| unauthorized("Missing Authorization: Bearer <token>."))?
@@ -139,7 +152,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
         .split_once(' ')
         .ok_or_else(|| unauthorized("The Authorization header must be Bearer <token>."))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(unauthorized("The Authorization header must be Bearer <token>."));
+        return Err(unauthorized(
+            "The Authorization header must be Bearer <token>.",
+        ));
     }
     Ok(token.trim())
 }

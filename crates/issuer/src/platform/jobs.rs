@@ -6,195 +6,23 @@
 
 use std::collections::BTreeMap;
 
-use keyless_claims::{
-    Audience, ContextId, JobId, OrgId, PipelineId, ProjectId, SubjectFormat, UserId, WorkflowId,
-};
-use serde::{Deserialize, Serialize};
+use keyless_claims::{Audience, JobId, OrgId, PipelineId, SubjectFormat, WorkflowId};
 
+use super::job_types::{
+    FinishRequest, FinishedJob, MintRequest, Minted, OrgSummary, ProjectSummary, StartJobRequest,
+    StartedJob, TokenGrant, UserSummary,
+};
+use super::job_validation::{check_vcs, resolve_project, resolve_user};
 use super::tokens::{
     EffectiveTokenSettings, KIND_CUSTOM, SignedToken, effective_settings, job_claims, refusal_for,
 };
 use super::{Platform, check_name, random_secret, secret_digest, secret_matches};
 use crate::error::{PlatformError, PlatformResult};
-use crate::model::{Environment, Job, JobStatus, Org, Project, Refusal, User, Vcs};
+use crate::model::{Environment, Job, JobStatus, Org, Project, User};
 use crate::store::Tx;
 
 /// Longest custom `aud` accepted.
 const MAX_AUDIENCE_LENGTH: usize = 256;
-
-/// `POST /api/v1/jobs`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartJobRequest {
-    /// Project id, slug (`gh/acme/widgets`) or name.
-    pub project: String,
-    /// User id or login; default the org's first member.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// The job's name.
-    pub job_name: String,
-    /// The workflow's name, default `workflow`.
-    #[serde(default)]
-    pub workflow_name: Option<String>,
-    /// Join this existing workflow (and its pipeline) instead of starting a new pipeline.
-    #[serde(default)]
-    pub workflow_id: Option<WorkflowId>,
-    /// Context names or ids.
-    #[serde(default)]
-    pub contexts: Vec<String>,
-    /// The trigger's repository; `null` (or absent) for a custom webhook.
-    #[serde(default)]
-    pub vcs: Option<VcsRequest>,
-    /// Whether the job builds a forked pull request.
-    #[serde(default)]
-    pub fork: bool,
-    /// Whether the job was started with "Rerun job with SSH".
-    #[serde(default)]
-    pub ssh_rerun: bool,
-}
-
-/// The `vcs` member of [`StartJobRequest`].
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VcsRequest {
-    /// Repository without scheme; default the project's. A fork build names the fork.
-    #[serde(default)]
-    pub origin: Option<String>,
-    /// Git ref, starting with `refs/`.
-    #[serde(rename = "ref")]
-    pub git_ref: String,
-    /// Commit, 40 hex digits.
-    #[serde(default)]
-    pub sha: Option<String>,
-}
-
-/// A summary naming an org.
-#[derive(Debug, Clone, Serialize)]
-pub struct OrgSummary {
-    /// Id.
-    pub id: OrgId,
-    /// Name.
-    pub name: String,
-}
-
-/// A summary naming a project.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProjectSummary {
-    /// Id.
-    pub id: ProjectId,
-    /// Name.
-    pub name: String,
-    /// Slug.
-    pub slug: String,
-    /// Repository.
-    pub vcs_origin: Option<String>,
-}
-
-/// A summary naming a user.
-#[derive(Debug, Clone, Serialize)]
-pub struct UserSummary {
-    /// Id.
-    pub id: UserId,
-    /// Login.
-    pub login: String,
-}
-
-/// Whether the job gets tokens.
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenGrant {
-    /// True when tokens are issued.
-    pub granted: bool,
-    /// Why not, when not.
-    pub refusal: Option<Refusal>,
-}
-
-/// The 201 answer to `POST /api/v1/jobs` (`notes/JOB_API.md`).
-#[derive(Debug, Clone, Serialize)]
-pub struct StartedJob {
-    /// The job id.
-    pub job_id: JobId,
-    /// The secret that authenticates the job; shown only here.
-    pub job_secret: String,
-    /// The project's build number.
-    pub build_num: i64,
-    /// The org.
-    pub org: OrgSummary,
-    /// The project.
-    pub project: ProjectSummary,
-    /// The user.
-    pub user: UserSummary,
-    /// The pipeline.
-    pub pipeline_id: PipelineId,
-    /// Its number within the project.
-    pub pipeline_number: i64,
-    /// The project's pipeline definition.
-    pub pipeline_definition_id: keyless_claims::PipelineDefinitionId,
-    /// The workflow.
-    pub workflow_id: WorkflowId,
-    /// Its name.
-    pub workflow_name: String,
-    /// The contexts used.
-    pub context_ids: Vec<ContextId>,
-    /// The contexts' variables merged, later contexts winning.
-    pub environment: Environment,
-    /// Whether tokens are issued.
-    pub tokens: TokenGrant,
-    /// `$CIRCLE_OIDC_TOKEN` (V1 `sub`), when granted.
-    pub oidc_token: Option<String>,
-    /// `$CIRCLE_OIDC_TOKEN_V2` (V2 `sub`), when granted.
-    pub oidc_token_v2: Option<String>,
-}
-
-/// `POST /api/v1/jobs/{job_id}/tokens`: empty for the default tokens, or a custom token.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MintRequest {
-    /// A custom audience; only `aud` is customisable, as with `circleci run oidc get`.
-    #[serde(default)]
-    pub aud: Option<String>,
-    /// Sign as the root issuer (`--root-issuer`).
-    #[serde(default)]
-    pub root_issuer: Option<bool>,
-}
-
-/// The answer to a mint request.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Minted {
-    /// The two environment tokens.
-    Default {
-        /// V1 `sub`.
-        oidc_token: String,
-        /// V2 `sub`.
-        oidc_token_v2: String,
-        /// Their `exp`.
-        expires_at: i64,
-    },
-    /// One custom token.
-    Custom {
-        /// The token.
-        token: String,
-        /// Its `exp`.
-        expires_at: i64,
-    },
-}
-
-/// `POST /api/v1/jobs/{job_id}/finish`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FinishRequest {
-    /// `success`, `failed` or `canceled`.
-    pub status: JobStatus,
-}
-
-/// The answer to finishing a job.
-#[derive(Debug, Clone, Serialize)]
-pub struct FinishedJob {
-    /// The job.
-    pub job_id: JobId,
-    /// How it ended.
-    pub status: JobStatus,
-}
 
 /// Everything validated for a job about to start, before anything is written.
 struct JobPlan {
@@ -233,8 +61,14 @@ impl Platform {
         let mut job = plan.job;
         self.store.write(|tx| {
             if plan.new_pipeline {
-                job.pipeline_number = tx.insert_pipeline(&job.pipeline_id, &job.project_id, job.started_at)?;
-                tx.insert_workflow(&job.workflow_id, &job.pipeline_id, &job.workflow_name, job.started_at)?;
+                job.pipeline_number =
+                    tx.insert_pipeline(&job.pipeline_id, &job.project_id, job.started_at)?;
+                tx.insert_workflow(
+                    &job.workflow_id,
+                    &job.pipeline_id,
+                    &job.workflow_name,
+                    job.started_at,
+                )?;
             } else {
                 job.pipeline_number = tx.pipeline_number(&job.pipeline_id)?;
             }
@@ -254,14 +88,20 @@ impl Platform {
             job_id: job.id,
             job_secret,
             build_num: job.build_num,
-            org: OrgSummary { id: plan.org.id, name: plan.org.name },
+            org: OrgSummary {
+                id: plan.org.id,
+                name: plan.org.name,
+            },
             project: ProjectSummary {
                 id: plan.project.id,
                 name: plan.project.name,
                 slug: plan.project.slug,
                 vcs_origin: plan.project.vcs_origin,
             },
-            user: UserSummary { id: plan.user.id, login: plan.user.login },
+            user: UserSummary {
+                id: plan.user.id,
+                login: plan.user.login,
+            },
             pipeline_id: job.pipeline_id,
             pipeline_number: job.pipeline_number,
             pipeline_definition_id: job.pipeline_definition_id,
@@ -269,16 +109,24 @@ impl Platform {
             workflow_name: job.workflow_name,
             context_ids: job.context_ids,
             environment: plan.environment,
-            tokens: TokenGrant { granted: job.refusal.is_none(), refusal: job.refusal },
+            tokens: TokenGrant {
+                granted: job.refusal.is_none(),
+                refusal: job.refusal,
+            },
             oidc_token,
             oidc_token_v2,
         })
     }
 
-    fn plan_job(&self, tx: &Tx<'_>, org_id: &OrgId, request: &StartJobRequest) -> PlatformResult<JobPlan> {
-        let org = tx
-            .org_by_id(org_id)?
-            .ok_or_else(|| PlatformError::not_found("org_not_found", "The runner token's org no longer exists."))?;
+    fn plan_job(
+        &self,
+        tx: &Tx<'_>,
+        org_id: &OrgId,
+        request: &StartJobRequest,
+    ) -> PlatformResult<JobPlan> {
+        let org = tx.org_by_id(org_id)?.ok_or_else(|| {
+            PlatformError::not_found("org_not_found", "The runner token's org no longer exists.")
+        })?;
         let project = resolve_project(tx, &org, &request.project)?;
         let user = resolve_user(tx, &org, request.user.as_deref())?;
         let mut context_ids = Vec::new();
@@ -290,22 +138,35 @@ impl Platform {
                 environment.extend(tx.context_variables(&context.id)?);
             }
         }
-        let vcs = request.vcs.as_ref().map(|vcs| check_vcs(&project, vcs, request.fork)).transpose()?;
+        let vcs = request
+            .vcs
+            .as_ref()
+            .map(|vcs| check_vcs(&project, vcs, request.fork))
+            .transpose()?;
         let (pipeline_id, workflow_id, workflow_name, new_pipeline) = match request.workflow_id {
             Some(workflow_id) => {
                 let workflow = tx.workflow(&workflow_id)?.ok_or_else(|| {
-                    PlatformError::not_found("workflow_not_found", format!("No workflow {workflow_id}."))
+                    PlatformError::not_found(
+                        "workflow_not_found",
+                        format!("No workflow {workflow_id}."),
+                    )
                 })?;
                 if workflow.project_id != project.id {
                     return Err(PlatformError::invalid(
                         "workflow_of_another_project",
-                        format!("Workflow {workflow_id} belongs to another project than {}.", project.slug),
+                        format!(
+                            "Workflow {workflow_id} belongs to another project than {}.",
+                            project.slug
+                        ),
                     ));
                 }
                 (workflow.pipeline_id, workflow.id, workflow.name, false)
             }
             None => {
-                let name = request.workflow_name.clone().unwrap_or_else(|| "workflow".to_owned());
+                let name = request
+                    .workflow_name
+                    .clone()
+                    .unwrap_or_else(|| "workflow".to_owned());
                 check_name("workflow name", "invalid_workflow_name", &name)?;
                 (PipelineId::random(), WorkflowId::random(), name, true)
             }
@@ -337,7 +198,15 @@ impl Platform {
             started_at: self.now(),
             finished_at: None,
         };
-        Ok(JobPlan { job, org, project, user, environment, new_pipeline, settings })
+        Ok(JobPlan {
+            job,
+            org,
+            project,
+            user,
+            environment,
+            new_pipeline,
+            settings,
+        })
     }
 
     /// Checks the job secret before the request body is looked at.
@@ -348,26 +217,39 @@ impl Platform {
     }
 
     /// The job, if `job_secret` is its secret.
-    fn authenticate_job(&self, tx: &Tx<'_>, job_id: &JobId, job_secret: &str) -> PlatformResult<Job> {
-        let (job, digest) = tx
-            .job(job_id)?
-            .ok_or_else(|| PlatformError::not_found("job_not_found", format!("No job {job_id}.")))?;
+    fn authenticate_job(
+        &self,
+        tx: &Tx<'_>,
+        job_id: &JobId,
+        job_secret: &str,
+    ) -> PlatformResult<Job> {
+        let (job, digest) = tx.job(job_id)?.ok_or_else(|| {
+            PlatformError::not_found("job_not_found", format!("No job {job_id}."))
+        })?;
         if !secret_matches(job_secret, &digest) {
-            return Err(PlatformError::forbidden("forbidden", "The job secret is not valid for this job."));
+            return Err(PlatformError::forbidden(
+                "forbidden",
+                "The job secret is not valid for this job.",
+            ));
         }
         Ok(job)
     }
 
     /// Mints the job's tokens: the default pair, or one token with a custom `aud` and/or the
     /// root issuer.
-    pub fn mint(&self, job_id: &JobId, job_secret: &str, request: MintRequest) -> PlatformResult<Minted> {
-        if let Some(audience) = &request.aud {
-            if audience.is_empty() || audience.len() > MAX_AUDIENCE_LENGTH {
-                return Err(PlatformError::invalid(
-                    "invalid_audience",
-                    format!("aud must be a non-empty string of at most {MAX_AUDIENCE_LENGTH} bytes."),
-                ));
-            }
+    pub fn mint(
+        &self,
+        job_id: &JobId,
+        job_secret: &str,
+        request: MintRequest,
+    ) -> PlatformResult<Minted> {
+        let bad_audience =
+            |audience: &String| audience.is_empty() || audience.len() > MAX_AUDIENCE_LENGTH;
+        if request.aud.as_ref().is_some_and(bad_audience) {
+            return Err(PlatformError::invalid(
+                "invalid_audience",
+                format!("aud must be a non-empty string of at most {MAX_AUDIENCE_LENGTH} bytes."),
+            ));
         }
         let (job, settings) = self.store.read(|tx| {
             let job = self.authenticate_job(tx, job_id, job_secret)?;
@@ -382,7 +264,10 @@ impl Platform {
             } else {
                 self.org_issuer(&job.org_id)
             };
-            let audience = request.aud.clone().map_or(settings.audience.clone(), Audience::One);
+            let audience = request
+                .aud
+                .clone()
+                .map_or(settings.audience.clone(), Audience::One);
             // [INFER] a custom token carries the V2 subject: see docs/decisions.md.
             let claims = job_claims(&job, issuer, audience, self.now(), settings.ttl)
                 .for_format(SubjectFormat::V2);
@@ -392,9 +277,9 @@ impl Platform {
         };
         self.store.write(|tx| {
             // The job may have finished while the tokens were being signed.
-            let (current, _) = tx
-                .job(job_id)?
-                .ok_or_else(|| PlatformError::not_found("job_not_found", format!("No job {job_id}.")))?;
+            let (current, _) = tx.job(job_id)?.ok_or_else(|| {
+                PlatformError::not_found("job_not_found", format!("No job {job_id}."))
+            })?;
             check_can_mint(&current)?;
             for token in &signed {
                 tx.insert_audit(&token.audit)?;
@@ -405,13 +290,25 @@ impl Platform {
         let mut tokens = signed.into_iter().map(|token| token.token);
         let first = tokens.next().unwrap_or_default();
         Ok(match tokens.next() {
-            Some(v2) => Minted::Default { oidc_token: first, oidc_token_v2: v2, expires_at },
-            None => Minted::Custom { token: first, expires_at },
+            Some(v2) => Minted::Default {
+                oidc_token: first,
+                oidc_token_v2: v2,
+                expires_at,
+            },
+            None => Minted::Custom {
+                token: first,
+                expires_at,
+            },
         })
     }
 
     /// Finishes a running job; minting fails afterwards.
-    pub fn finish(&self, job_id: &JobId, job_secret: &str, request: FinishRequest) -> PlatformResult<FinishedJob> {
+    pub fn finish(
+        &self,
+        job_id: &JobId,
+        job_secret: &str,
+        request: FinishRequest,
+    ) -> PlatformResult<FinishedJob> {
         if request.status == JobStatus::Running {
             return Err(PlatformError::invalid(
                 "invalid_status",
@@ -427,14 +324,21 @@ impl Platform {
             Ok(())
         })?;
         tracing::info!(job = %job_id, status = request.status.as_str(), "job finished");
-        Ok(FinishedJob { job_id: *job_id, status: request.status })
+        Ok(FinishedJob {
+            job_id: *job_id,
+            status: request.status,
+        })
     }
 }
 
 fn job_finished(job: &Job) -> PlatformError {
     PlatformError::conflict(
         "job_finished",
-        format!("Job {} already finished with status {}.", job.id, job.status.as_str()),
+        format!(
+            "Job {} already finished with status {}.",
+            job.id,
+            job.status.as_str()
+        ),
     )
 }
 
@@ -452,85 +356,4 @@ fn check_can_mint(job: &Job) -> PlatformResult<()> {
         return Err(PlatformError::forbidden(code, refusal.message.clone()));
     }
     Ok(())
-}
-
-fn resolve_project(tx: &Tx<'_>, org: &Org, reference: &str) -> PlatformResult<Project> {
-    let found = match reference.parse::<ProjectId>() {
-        Ok(id) => tx.project_by_id(&id)?,
-        Err(_) => match tx.project_by_slug(reference)? {
-            Some(project) => Some(project),
-            None => tx.project_by_name(&org.id, reference)?,
-        },
-    };
-    let project = found.ok_or_else(|| {
-        PlatformError::not_found("project_not_found", format!("No project {reference:?} in org {}.", org.name))
-    })?;
-    if project.org_id != org.id {
-        return Err(PlatformError::invalid(
-            "project_of_another_org",
-            format!("Project {reference:?} belongs to another org than {}.", org.name),
-        ));
-    }
-    Ok(project)
-}
-
-fn resolve_user(tx: &Tx<'_>, org: &Org, reference: Option<&str>) -> PlatformResult<User> {
-    let members = tx.members(&org.id)?;
-    let Some(reference) = reference else {
-        return members.into_iter().next().ok_or_else(|| {
-            PlatformError::invalid("org_has_no_users", format!("Org {} has no users; name one or add one.", org.name))
-        });
-    };
-    let found = match reference.parse::<UserId>() {
-        Ok(id) => tx.user_by_id(&id)?,
-        Err(_) => tx.user_by_login(reference)?,
-    };
-    let user = found
-        .ok_or_else(|| PlatformError::not_found("user_not_found", format!("No user {reference:?}.")))?;
-    if !members.contains(&user) {
-        return Err(PlatformError::invalid(
-            "user_not_in_org",
-            format!("User {reference:?} is not a member of org {}.", org.name),
-        ));
-    }
-    Ok(user)
-}
-
-fn check_vcs(project: &Project, request: &VcsRequest, fork: bool) -> PlatformResult<Vcs> {
-    let origin = match (&request.origin, &project.vcs_origin) {
-        (Some(origin), _) => origin.clone(),
-        (None, Some(origin)) => origin.clone(),
-        (None, None) => {
-            return Err(PlatformError::invalid(
-                "vcs_origin_required",
-                format!("Project {} has no VCS origin; give vcs.origin or vcs: null.", project.slug),
-            ));
-        }
-    };
-    super::admin::check_vcs_origin(&origin)?;
-    if !fork && project.vcs_origin.as_ref().is_some_and(|own| *own != origin) {
-        return Err(PlatformError::invalid(
-            "vcs_origin_mismatch",
-            format!(
-                "vcs.origin {origin:?} is not project {}'s repository; only fork builds come from another repository.",
-                project.slug
-            ),
-        ));
-    }
-    let valid_ref = request.git_ref.starts_with("refs/")
-        && request.git_ref.len() > "refs/".len()
-        && request.git_ref.len() <= 255
-        && !request.git_ref.chars().any(|character| character.is_whitespace() || character.is_control());
-    if !valid_ref {
-        return Err(PlatformError::invalid(
-            "invalid_vcs_ref",
-            format!("vcs.ref {:?} must be a Git ref like refs/heads/main.", request.git_ref),
-        ));
-    }
-    if let Some(sha) = &request.sha {
-        if sha.len() != 40 || !sha.chars().all(|character| matches!(character, '0'..='9' | 'a'..='f')) {
-            return Err(PlatformError::invalid("invalid_vcs_sha", "vcs.sha must be 40 lowercase hex digits."));
-        }
-    }
-    Ok(Vcs { origin, git_ref: request.git_ref.clone(), sha: request.sha.clone() })
 }

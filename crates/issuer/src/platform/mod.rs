@@ -1,7 +1,7 @@
 //! The CI platform: everything the HTTP layer asks of the issuer, as synchronous operations
 //! over the [`Store`], the [`KeyRing`] and the clock.
 //!
-//! - [`jobs`]: start a job (runner token), mint its tokens and finish it (job secret).
+//! - [`jobs`] (with [`job_types`] and [`job_validation`]): start a job (runner token), mint its tokens and finish it (job secret).
 //! - [`tokens`]: the rules (context, forks), the claim set, signing and the audit.
 //! - [`admin`]: the admin API's operations on the model and token settings.
 //! - [`negative`]: deliberately invalid tokens for testing relying parties.
@@ -10,6 +10,8 @@
 //! layer runs them on blocking threads, never on the async runtime's workers.
 
 pub mod admin;
+pub mod job_types;
+pub mod job_validation;
 pub mod jobs;
 pub mod negative;
 pub mod tokens;

@@ -58,13 +58,23 @@ impl NegativeKind {
     pub fn description(self) -> &'static str {
         match self {
             Self::Expired => "exp is one hour in the past; a verifier must reject it as expired",
-            Self::NotYetValid => "iat and nbf are one hour in the future; a verifier must reject it as not yet valid",
+            Self::NotYetValid => {
+                "iat and nbf are one hour in the future; a verifier must reject it as not yet valid"
+            }
             Self::WrongAud => "aud is keyless-wrong-audience; a verifier must reject the audience",
             Self::WrongIss => "iss names another org's issuer; a verifier must reject the issuer",
-            Self::UnknownKid => "signed by a key that is not in the JWKS; a verifier must find no key for the kid",
-            Self::BadSignature => "one bit of the RS256 signature is flipped; the signature must not verify",
-            Self::AlgNone => "alg is none and the signature is empty; a verifier must refuse unsigned tokens",
-            Self::Hs256PublicKey => "alg is HS256 keyed with the issuer's public key PEM; a verifier must only accept RS256",
+            Self::UnknownKid => {
+                "signed by a key that is not in the JWKS; a verifier must find no key for the kid"
+            }
+            Self::BadSignature => {
+                "one bit of the RS256 signature is flipped; the signature must not verify"
+            }
+            Self::AlgNone => {
+                "alg is none and the signature is empty; a verifier must refuse unsigned tokens"
+            }
+            Self::Hs256PublicKey => {
+                "alg is HS256 keyed with the issuer's public key PEM; a verifier must only accept RS256"
+            }
         }
     }
 }
@@ -104,19 +114,29 @@ fn flip_signature_bit(token: &str) -> PlatformResult<String> {
 
 impl Platform {
     /// Mints a negative token for a job (finished or not) and audits it as `negative:<kind>`.
-    pub fn negative_token(&self, job_id: &JobId, kind: NegativeKind) -> PlatformResult<NegativeToken> {
+    pub fn negative_token(
+        &self,
+        job_id: &JobId,
+        kind: NegativeKind,
+    ) -> PlatformResult<NegativeToken> {
         let (job, settings) = self.store.read(|tx| {
-            let (job, _) = tx
-                .job(job_id)?
-                .ok_or_else(|| PlatformError::not_found("job_not_found", format!("No job {job_id}.")))?;
+            let (job, _) = tx.job(job_id)?.ok_or_else(|| {
+                PlatformError::not_found("job_not_found", format!("No job {job_id}."))
+            })?;
             let settings = effective_settings(tx, &job.org_id, &job.project_id)?;
             Ok((job, settings))
         })?;
         let now = self.now();
         let hour = Duration::from_secs(3600);
         let base = |issued_at| {
-            job_claims(&job, self.org_issuer(&job.org_id), settings.audience.clone(), issued_at, settings.ttl)
-                .for_format(SubjectFormat::V2)
+            job_claims(
+                &job,
+                self.org_issuer(&job.org_id),
+                settings.audience.clone(),
+                issued_at,
+                settings.ttl,
+            )
+            .for_format(SubjectFormat::V2)
         };
         let mut claims: CircleCiClaims = base(now);
         match kind {
@@ -138,16 +158,23 @@ impl Platform {
             }
             NegativeKind::UnknownKid => {
                 let (throwaway, _) = SigningKey::generate()?;
-                (encode_rs256(&throwaway, &claims)?, Some(throwaway.kid().to_owned()))
+                (
+                    encode_rs256(&throwaway, &claims)?,
+                    Some(throwaway.kid().to_owned()),
+                )
             }
             NegativeKind::BadSignature => {
                 let key = self.keys.signing_key(claims.exp)?;
-                (flip_signature_bit(&encode_rs256(&key, &claims)?)?, Some(key.kid().to_owned()))
+                (
+                    flip_signature_bit(&encode_rs256(&key, &claims)?)?,
+                    Some(key.kid().to_owned()),
+                )
             }
             NegativeKind::AlgNone => (encode_unsecured(&claims)?, None),
             NegativeKind::Hs256PublicKey => {
                 let key = self.keys.signing_key(claims.exp)?;
-                let token = encode_hs256(key.public_key_pem().as_bytes(), Some(key.kid()), &claims)?;
+                let token =
+                    encode_hs256(key.public_key_pem().as_bytes(), Some(key.kid()), &claims)?;
                 (token, Some(key.kid().to_owned()))
             }
             NegativeKind::Expired | NegativeKind::WrongAud | NegativeKind::WrongIss => {
@@ -155,8 +182,17 @@ impl Platform {
                 (encode_rs256(&key, &claims)?, Some(key.kid().to_owned()))
             }
         };
-        let record = audit_record(&format!("negative:{}", kind.as_str()), &claims, kid.as_deref(), now);
+        let record = audit_record(
+            &format!("negative:{}", kind.as_str()),
+            &claims,
+            kid.as_deref(),
+            now,
+        );
         self.store.write(|tx| tx.insert_audit(&record))?;
-        Ok(NegativeToken { kind, token, description: kind.description().to_owned() })
+        Ok(NegativeToken {
+            kind,
+            token,
+            description: kind.description().to_owned(),
+        })
     }
 }

@@ -57,7 +57,9 @@ pub fn effective_settings(
     let ttl = project_level
         .ttl
         .or(org_level.ttl)
-        .map_or(Duration::from_secs(DEFAULT_TOKEN_TTL_SECONDS), |ttl| ttl.duration());
+        .map_or(Duration::from_secs(DEFAULT_TOKEN_TTL_SECONDS), |ttl| {
+            ttl.duration()
+        });
     Ok(EffectiveTokenSettings { audience, ttl })
 }
 

@@ -78,7 +78,17 @@ fn json_text<T: serde::Serialize>(value: &T) -> PlatformResult<String> {
 }
 
 fn job_from(row: JobRow) -> PlatformResult<(Job, Vec<u8>)> {
-    let [id, org, project, user, pipeline, definition, workflow, workflow_name, name] = row.text;
+    let [
+        id,
+        org,
+        project,
+        user,
+        pipeline,
+        definition,
+        workflow,
+        workflow_name,
+        name,
+    ] = row.text;
     let job = Job {
         id: parse_column(&id, "job id")?,
         org_id: parse_column(&org, "org id")?,

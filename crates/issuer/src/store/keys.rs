@@ -38,7 +38,9 @@ impl KeyState {
             "next" => Ok(Self::Next),
             "active" => Ok(Self::Active),
             "retired" => Ok(Self::Retired),
-            other => Err(PlatformError::internal(format!("stored key state {other:?}"))),
+            other => Err(PlatformError::internal(format!(
+                "stored key state {other:?}"
+            ))),
         }
     }
 }

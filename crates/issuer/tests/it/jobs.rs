@@ -21,25 +21,45 @@ fn secret(job: &Value) -> &str {
 async fn started_job_gets_v1_and_v2_tokens_with_exact_claims() {
     let server = TestServer::start().await;
     let now = server.clock_now();
-    let job = server.start_acme_job(json!({"contexts": ["aws-deploy", "overrides"]})).await;
+    let job = server
+        .start_acme_job(json!({"contexts": ["aws-deploy", "overrides"]}))
+        .await;
     assert_eq!(job["tokens"], json!({"granted": true, "refusal": null}));
     assert_eq!(job["org"], json!({"id": ACME_ORG_ID, "name": "acme"}));
     assert_eq!(job["project"]["id"], WIDGETS_PROJECT_ID);
     assert_eq!(job["project"]["slug"], "gh/acme/widgets");
-    assert_eq!(job["user"], json!({"id": ALICE_USER_ID, "login": "alice"}), "default user = first member");
+    assert_eq!(
+        job["user"],
+        json!({"id": ALICE_USER_ID, "login": "alice"}),
+        "default user = first member"
+    );
     assert_eq!(job["build_num"], 1);
     assert_eq!(job["pipeline_number"], 1);
     assert_eq!(job["workflow_name"], "build-and-deploy");
-    assert_eq!(job["environment"]["AWS_ROLE_ARN"], "arn:aws:iam::123456789012:role/deploy");
-    assert_eq!(job["environment"]["REGION"], "eu-west-1", "later contexts win");
+    assert_eq!(
+        job["environment"]["AWS_ROLE_ARN"],
+        "arn:aws:iam::123456789012:role/deploy"
+    );
+    assert_eq!(
+        job["environment"]["REGION"], "eu-west-1",
+        "later contexts win"
+    );
 
     let v1 = job["oidc_token"].as_str().unwrap();
     let v2 = job["oidc_token_v2"].as_str().unwrap();
     let header = peek_header(v2);
-    assert_eq!(header.as_object().unwrap().keys().collect::<Vec<_>>(), ["alg", "kid", "typ"]);
-    assert_eq!((header["alg"].as_str(), header["typ"].as_str()), (Some("RS256"), Some("JWT")));
+    assert_eq!(
+        header.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["alg", "kid", "typ"]
+    );
+    assert_eq!(
+        (header["alg"].as_str(), header["typ"].as_str()),
+        (Some("RS256"), Some("JWT"))
+    );
 
-    let claims = verify_from_discovery(&server.client, v2, ACME_ORG_ID).await.unwrap();
+    let claims = verify_from_discovery(&server.client, v2, ACME_ORG_ID)
+        .await
+        .unwrap();
     let base = format!("org/{ACME_ORG_ID}/project/{WIDGETS_PROJECT_ID}/user/{ALICE_USER_ID}");
     let expected = json!({
         "iss": server.acme_issuer(),
@@ -60,7 +80,9 @@ async fn started_job_gets_v1_and_v2_tokens_with_exact_claims() {
     });
     assert_eq!(claims, expected);
     assert_eq!(job["context_ids"][0], DEPLOY_CONTEXT_ID);
-    let v1_claims = verify_from_discovery(&server.client, v1, ACME_ORG_ID).await.unwrap();
+    let v1_claims = verify_from_discovery(&server.client, v1, ACME_ORG_ID)
+        .await
+        .unwrap();
     assert_eq!(v1_claims["sub"], base.as_str());
     assert_eq!(v1_claims["oidc.circleci.com/job-id"], job["job_id"]);
 }
@@ -69,31 +91,76 @@ async fn started_job_gets_v1_and_v2_tokens_with_exact_claims() {
 async fn minting_again_and_with_custom_audience_and_root_issuer() {
     let server = TestServer::start().await;
     let job = server.start_acme_job(json!({"ssh_rerun": true})).await;
-    let (status, minted) = server.call("POST", &mint_path(&job), Some(secret(&job)), Some(json!({}))).await;
+    let (status, minted) = server
+        .call(
+            "POST",
+            &mint_path(&job),
+            Some(secret(&job)),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(status, 200, "{minted}");
     let v2 = peek_claims(minted["oidc_token_v2"].as_str().unwrap());
     assert_eq!(minted["expires_at"], v2["exp"]);
     assert_eq!(v2["oidc.circleci.com/ssh-rerun"], true);
 
-    let (status, custom) = server.call("POST", &mint_path(&job), Some(secret(&job)), Some(json!({"aud": "sigstore"}))).await;
+    let (status, custom) = server
+        .call(
+            "POST",
+            &mint_path(&job),
+            Some(secret(&job)),
+            Some(json!({"aud": "sigstore"})),
+        )
+        .await;
     assert_eq!(status, 200, "{custom}");
-    let claims = verify_from_discovery(&server.client, custom["token"].as_str().unwrap(), "sigstore").await.unwrap();
+    let claims = verify_from_discovery(
+        &server.client,
+        custom["token"].as_str().unwrap(),
+        "sigstore",
+    )
+    .await
+    .unwrap();
     assert_eq!(claims["aud"], "sigstore");
     assert_eq!(claims["iss"], server.acme_issuer());
-    assert!(claims["sub"].as_str().unwrap().contains("/vcs-origin/"), "custom tokens carry the V2 sub");
+    assert!(
+        claims["sub"].as_str().unwrap().contains("/vcs-origin/"),
+        "custom tokens carry the V2 sub"
+    );
 
     let (status, root) = server
-        .call("POST", &mint_path(&job), Some(secret(&job)), Some(json!({"aud": "sigstore", "root_issuer": true})))
+        .call(
+            "POST",
+            &mint_path(&job),
+            Some(secret(&job)),
+            Some(json!({"aud": "sigstore", "root_issuer": true})),
+        )
         .await;
     assert_eq!(status, 200, "{root}");
-    let claims = verify_from_discovery(&server.client, root["token"].as_str().unwrap(), "sigstore").await.unwrap();
+    let claims = verify_from_discovery(&server.client, root["token"].as_str().unwrap(), "sigstore")
+        .await
+        .unwrap();
     assert_eq!(claims["iss"], server.base.as_str());
     assert_eq!(claims["oidc.circleci.com/org-id"], ACME_ORG_ID);
 
-    for bad in [json!({"sub": "x"}), json!({"aud": ""}), json!({"aud": ["a", "b"]}), json!("text")] {
-        let (status, body) = server.call("POST", &mint_path(&job), Some(secret(&job)), Some(bad.clone())).await;
+    for bad in [
+        json!({"sub": "x"}),
+        json!({"aud": ""}),
+        json!({"aud": ["a", "b"]}),
+        json!("text"),
+    ] {
+        let (status, body) = server
+            .call(
+                "POST",
+                &mint_path(&job),
+                Some(secret(&job)),
+                Some(bad.clone()),
+            )
+            .await;
         assert_eq!(status, 400, "{bad} → {body}");
-        assert!(body["code"] == "invalid_json" || body["code"] == "invalid_audience", "{body}");
+        assert!(
+            body["code"] == "invalid_json" || body["code"] == "invalid_audience",
+            "{body}"
+        );
     }
 }
 
@@ -104,13 +171,34 @@ async fn context_rule_refuses_tokens_but_starts_the_job() {
     assert_eq!(job["tokens"]["granted"], false);
     assert_eq!(job["tokens"]["refusal"]["code"], "context_required");
     assert!(job["oidc_token"].is_null() && job["oidc_token_v2"].is_null());
-    let (status, body) = server.call("POST", &mint_path(&job), Some(secret(&job)), None).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("context_required")));
-    let (status, body) = server.call("POST", &mint_path(&job), Some(secret(&job)), Some(json!({"aud": "x"}))).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("context_required")));
+    let (status, body) = server
+        .call("POST", &mint_path(&job), Some(secret(&job)), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("context_required"))
+    );
+    let (status, body) = server
+        .call(
+            "POST",
+            &mint_path(&job),
+            Some(secret(&job)),
+            Some(json!({"aud": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("context_required"))
+    );
 
     // Today's CircleCI behaviour is one setting away.
-    let (status, _) = server.admin("PATCH", "/api/v1/admin/orgs/acme/settings", Some(json!({"oidc_requires_context": false}))).await;
+    let (status, _) = server
+        .admin(
+            "PATCH",
+            "/api/v1/admin/orgs/acme/settings",
+            Some(json!({"oidc_requires_context": false})),
+        )
+        .await;
     assert_eq!(status, 200);
     let job = server.start_acme_job(json!({"contexts": []})).await;
     assert_eq!(job["tokens"]["granted"], true);
@@ -124,15 +212,33 @@ async fn fork_builds_get_no_tokens_or_secrets_unless_the_org_allows() {
     let fork = json!({"fork": true, "vcs": {"origin": "github.com/mallory/widgets", "ref": "refs/heads/pull/42"}});
     let job = server.start_acme_job(fork.clone()).await;
     assert_eq!(job["tokens"]["refusal"]["code"], "fork_secrets_disabled");
-    assert_eq!(job["environment"], json!({}), "no context variables for forks either");
-    let (status, body) = server.call("POST", &mint_path(&job), Some(secret(&job)), None).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("fork_secrets_disabled")));
+    assert_eq!(
+        job["environment"],
+        json!({}),
+        "no context variables for forks either"
+    );
+    let (status, body) = server
+        .call("POST", &mint_path(&job), Some(secret(&job)), None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("fork_secrets_disabled"))
+    );
 
-    server.admin("PATCH", "/api/v1/admin/orgs/acme/settings", Some(json!({"pass_secrets_to_forks": true}))).await;
+    server
+        .admin(
+            "PATCH",
+            "/api/v1/admin/orgs/acme/settings",
+            Some(json!({"pass_secrets_to_forks": true})),
+        )
+        .await;
     let job = server.start_acme_job(fork).await;
     assert_eq!(job["tokens"]["granted"], true);
     let claims = peek_claims(job["oidc_token_v2"].as_str().unwrap());
-    assert_eq!(claims["oidc.circleci.com/vcs-origin"], "github.com/mallory/widgets");
+    assert_eq!(
+        claims["oidc.circleci.com/vcs-origin"],
+        "github.com/mallory/widgets"
+    );
     assert_eq!(claims["oidc.circleci.com/vcs-ref"], "refs/heads/pull/42");
     assert_eq!(claims["oidc.circleci.com/org-id"], ACME_ORG_ID);
 }
@@ -140,7 +246,9 @@ async fn fork_builds_get_no_tokens_or_secrets_unless_the_org_allows() {
 #[tokio::test]
 async fn custom_webhook_jobs_have_no_vcs_claims_and_a_v1_shaped_v2_sub() {
     let server = TestServer::start().await;
-    let job = server.start_acme_job(json!({"project": "hooks", "vcs": null, "user": "bob"})).await;
+    let job = server
+        .start_acme_job(json!({"project": "hooks", "vcs": null, "user": "bob"}))
+        .await;
     let v2 = peek_claims(job["oidc_token_v2"].as_str().unwrap());
     let v1 = peek_claims(job["oidc_token"].as_str().unwrap());
     assert_eq!(v1["sub"], v2["sub"]);
@@ -153,15 +261,21 @@ async fn custom_webhook_jobs_have_no_vcs_claims_and_a_v1_shaped_v2_sub() {
 async fn jobs_join_workflows_and_count_builds() {
     let server = TestServer::start().await;
     let first = server.start_acme_job(json!({})).await;
-    let second = server.start_acme_job(json!({"workflow_id": first["workflow_id"], "job_name": "test"})).await;
+    let second = server
+        .start_acme_job(json!({"workflow_id": first["workflow_id"], "job_name": "test"}))
+        .await;
     assert_eq!(second["pipeline_id"], first["pipeline_id"]);
     assert_eq!(second["pipeline_number"], 1);
     assert_eq!(second["build_num"], 2);
     let third = server.start_acme_job(json!({})).await;
     assert_eq!(third["pipeline_number"], 2);
     assert_ne!(third["workflow_id"], first["workflow_id"]);
-    let other = start_error(&server, json!({"project": "gadgets", "workflow_id": first["workflow_id"],
-        "vcs": {"ref": "refs/heads/main"}})).await;
+    let other = start_error(
+        &server,
+        json!({"project": "gadgets", "workflow_id": first["workflow_id"],
+        "vcs": {"ref": "refs/heads/main"}}),
+    )
+    .await;
     assert_eq!(other, (400, "workflow_of_another_project".to_owned()));
 }
 
@@ -170,14 +284,43 @@ async fn finishing_stops_minting() {
     let server = TestServer::start().await;
     let job = server.start_acme_job(json!({})).await;
     let finish = format!("/api/v1/jobs/{}/finish", job["job_id"].as_str().unwrap());
-    let (status, body) = server.call("POST", &finish, Some(secret(&job)), Some(json!({"status": "success"}))).await;
-    assert_eq!((status, body.clone()), (200, json!({"job_id": job["job_id"], "status": "success"})));
-    let (status, body) = server.call("POST", &mint_path(&job), Some(secret(&job)), None).await;
+    let (status, body) = server
+        .call(
+            "POST",
+            &finish,
+            Some(secret(&job)),
+            Some(json!({"status": "success"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body.clone()),
+        (200, json!({"job_id": job["job_id"], "status": "success"}))
+    );
+    let (status, body) = server
+        .call("POST", &mint_path(&job), Some(secret(&job)), None)
+        .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("job_finished")));
-    let (status, body) = server.call("POST", &finish, Some(secret(&job)), Some(json!({"status": "failed"}))).await;
+    let (status, body) = server
+        .call(
+            "POST",
+            &finish,
+            Some(secret(&job)),
+            Some(json!({"status": "failed"})),
+        )
+        .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("job_finished")));
-    let (status, body) = server.call("POST", &finish, Some(secret(&job)), Some(json!({"status": "running"}))).await;
-    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_status")));
+    let (status, body) = server
+        .call(
+            "POST",
+            &finish,
+            Some(secret(&job)),
+            Some(json!({"status": "running"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_status"))
+    );
 }
 
 #[tokio::test]
@@ -187,53 +330,193 @@ async fn job_credentials_are_checked() {
     let other = server.start_acme_job(json!({})).await;
     let (status, body) = server.call("POST", &mint_path(&job), None, None).await;
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthorized")));
-    let (status, body) = server.call("POST", &mint_path(&job), Some(secret(&other)), None).await;
+    let (status, body) = server
+        .call("POST", &mint_path(&job), Some(secret(&other)), None)
+        .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
-    let (status, body) = server.call("POST", &mint_path(&job), Some(secret(&other)), Some(json!({"nonsense": 1}))).await;
-    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "credentials before body");
-    let (status, body) = server.call("POST", "/api/v1/jobs/00000000-0000-4000-8000-000000000000/tokens", Some(secret(&job)), None).await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("job_not_found")));
-    let (status, body) = server.call("POST", "/api/v1/jobs/not-a-job/tokens", Some(secret(&job)), None).await;
-    assert_eq!((status, body["code"].as_str()), (404, Some("job_not_found")));
+    let (status, body) = server
+        .call(
+            "POST",
+            &mint_path(&job),
+            Some(secret(&other)),
+            Some(json!({"nonsense": 1})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("forbidden")),
+        "credentials before body"
+    );
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/v1/jobs/00000000-0000-4000-8000-000000000000/tokens",
+            Some(secret(&job)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("job_not_found"))
+    );
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/v1/jobs/not-a-job/tokens",
+            Some(secret(&job)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("job_not_found"))
+    );
 }
 
 #[tokio::test]
 async fn start_refusals_write_nothing() {
     let server = TestServer::start().await;
     let cases = [
-        (None, json!({"project": "gh/acme/widgets", "job_name": "x"}), 401, "unauthorized"),
-        (Some("wrong-runner-token-000000"), json!({"project": "gh/acme/widgets", "job_name": "x"}), 403, "forbidden"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "gh/acme/nope", "job_name": "x", "contexts": ["aws-deploy"]}), 404, "project_not_found"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "gh/globex/rockets", "job_name": "x"}), 400, "project_of_another_org"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": "x", "contexts": ["nope"]}), 404, "context_not_found"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": "x", "contexts": [GLOBEX_CONTEXT_ID]}), 400, "context_of_another_org"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": "x", "user": "carol"}), 400, "user_not_in_org"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": "x", "user": "zed"}), 404, "user_not_found"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": "x", "vcs": {"origin": "github.com/evil/x", "ref": "refs/heads/main"}}), 400, "vcs_origin_mismatch"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": "x", "vcs": {"ref": "main"}}), 400, "invalid_vcs_ref"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": "x", "vcs": {"ref": "refs/heads/main", "sha": "xyz"}}), 400, "invalid_vcs_sha"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "hooks", "job_name": "x", "vcs": {"ref": "refs/heads/main"}}), 400, "vcs_origin_required"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": ""}), 400, "invalid_job_name"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": "x", "workflow_id": "00000000-0000-4000-8000-000000000000"}), 404, "workflow_not_found"),
-        (Some(ACME_RUNNER_TOKEN), json!({"project": "widgets", "job_name": "x", "colour": "red"}), 400, "invalid_json"),
-        (Some(ACME_RUNNER_TOKEN), json!({"job_name": "x"}), 400, "invalid_json"),
+        (
+            None,
+            json!({"project": "gh/acme/widgets", "job_name": "x"}),
+            401,
+            "unauthorized",
+        ),
+        (
+            Some("wrong-runner-token-000000"),
+            json!({"project": "gh/acme/widgets", "job_name": "x"}),
+            403,
+            "forbidden",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "gh/acme/nope", "job_name": "x", "contexts": ["aws-deploy"]}),
+            404,
+            "project_not_found",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "gh/globex/rockets", "job_name": "x"}),
+            400,
+            "project_of_another_org",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": "x", "contexts": ["nope"]}),
+            404,
+            "context_not_found",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": "x", "contexts": [GLOBEX_CONTEXT_ID]}),
+            400,
+            "context_of_another_org",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": "x", "user": "carol"}),
+            400,
+            "user_not_in_org",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": "x", "user": "zed"}),
+            404,
+            "user_not_found",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": "x", "vcs": {"origin": "github.com/evil/x", "ref": "refs/heads/main"}}),
+            400,
+            "vcs_origin_mismatch",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": "x", "vcs": {"ref": "main"}}),
+            400,
+            "invalid_vcs_ref",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": "x", "vcs": {"ref": "refs/heads/main", "sha": "xyz"}}),
+            400,
+            "invalid_vcs_sha",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "hooks", "job_name": "x", "vcs": {"ref": "refs/heads/main"}}),
+            400,
+            "vcs_origin_required",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": ""}),
+            400,
+            "invalid_job_name",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": "x", "workflow_id": "00000000-0000-4000-8000-000000000000"}),
+            404,
+            "workflow_not_found",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"project": "widgets", "job_name": "x", "colour": "red"}),
+            400,
+            "invalid_json",
+        ),
+        (
+            Some(ACME_RUNNER_TOKEN),
+            json!({"job_name": "x"}),
+            400,
+            "invalid_json",
+        ),
     ];
     for (token, body, expected_status, expected_code) in cases {
-        let (status, answer) = server.call("POST", "/api/v1/jobs", token, Some(body.clone())).await;
-        assert_eq!((status, answer["code"].as_str()), (expected_status, Some(expected_code)), "{body} → {answer}");
-        assert!(answer["message"].as_str().is_some_and(|message| !message.is_empty()));
+        let (status, answer) = server
+            .call("POST", "/api/v1/jobs", token, Some(body.clone()))
+            .await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (expected_status, Some(expected_code)),
+            "{body} → {answer}"
+        );
+        assert!(
+            answer["message"]
+                .as_str()
+                .is_some_and(|message| !message.is_empty())
+        );
     }
-    let response = server.client.post(server.url("/api/v1/jobs")).bearer_auth(ACME_RUNNER_TOKEN).body("{not json").send().await.unwrap();
+    let response = server
+        .client
+        .post(server.url("/api/v1/jobs"))
+        .bearer_auth(ACME_RUNNER_TOKEN)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 400);
     let big = "x".repeat(100 * 1024);
-    let response = server.client.post(server.url("/api/v1/jobs")).bearer_auth(ACME_RUNNER_TOKEN).body(big).send().await.unwrap();
+    let response = server
+        .client
+        .post(server.url("/api/v1/jobs"))
+        .bearer_auth(ACME_RUNNER_TOKEN)
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 413);
     let (_, jobs) = server.admin("GET", "/api/v1/admin/jobs", None).await;
     assert_eq!(jobs["jobs"], json!([]), "no refused request created a job");
     let (_, audit) = server.admin("GET", "/api/v1/admin/audit", None).await;
     assert_eq!(audit["tokens"], json!([]));
     let job = server.start_acme_job(json!({})).await;
-    assert_eq!(job["build_num"], 1, "no refused request consumed a build number");
+    assert_eq!(
+        job["build_num"], 1,
+        "no refused request consumed a build number"
+    );
     assert_eq!(job["pipeline_number"], 1);
 }
 
@@ -241,15 +524,28 @@ async fn start_refusals_write_nothing() {
 async fn runner_tokens_belong_to_one_org() {
     let server = TestServer::start().await;
     let (status, job) = server
-        .call("POST", "/api/v1/jobs", Some(GLOBEX_RUNNER_TOKEN), Some(json!({"project": "rockets", "job_name": "launch",
-            "vcs": {"ref": "refs/tags/v1.0.0"}})))
+        .call(
+            "POST",
+            "/api/v1/jobs",
+            Some(GLOBEX_RUNNER_TOKEN),
+            Some(json!({"project": "rockets", "job_name": "launch",
+            "vcs": {"ref": "refs/tags/v1.0.0"}})),
+        )
         .await;
     assert_eq!(status, 201, "{job}");
     assert_eq!(job["org"]["name"], "globex");
-    assert_eq!(job["tokens"]["granted"], true, "globex does not require a context");
+    assert_eq!(
+        job["tokens"]["granted"], true,
+        "globex does not require a context"
+    );
     let claims = peek_claims(job["oidc_token_v2"].as_str().unwrap());
     assert_eq!(claims["aud"], job["org"]["id"]);
-    assert!(claims["sub"].as_str().unwrap().ends_with("/vcs-origin/github.com/globex/rockets/vcs-ref/refs/tags/v1.0.0"));
+    assert!(
+        claims["sub"]
+            .as_str()
+            .unwrap()
+            .ends_with("/vcs-origin/github.com/globex/rockets/vcs-ref/refs/tags/v1.0.0")
+    );
 }
 
 impl TestServer {
@@ -261,10 +557,16 @@ impl TestServer {
 
 /// Starts a job that must fail; returns its status and code.
 async fn start_error(server: &TestServer, overrides: Value) -> (u16, String) {
-    let mut body = json!({"project": "gh/acme/widgets", "job_name": "deploy", "contexts": ["aws-deploy"]});
+    let mut body =
+        json!({"project": "gh/acme/widgets", "job_name": "deploy", "contexts": ["aws-deploy"]});
     for (key, value) in overrides.as_object().unwrap() {
         body[key] = value.clone();
     }
-    let (status, answer) = server.call("POST", "/api/v1/jobs", Some(ACME_RUNNER_TOKEN), Some(body)).await;
-    (status, answer["code"].as_str().unwrap_or_default().to_owned())
+    let (status, answer) = server
+        .call("POST", "/api/v1/jobs", Some(ACME_RUNNER_TOKEN), Some(body))
+        .await;
+    (
+        status,
+        answer["code"].as_str().unwrap_or_default().to_owned(),
+    )
 }

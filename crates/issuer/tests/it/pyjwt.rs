@@ -47,7 +47,10 @@ async fn pyjwt_verify(token: &str, audience: &str) -> (i32, serde_json::Value) {
         .expect("running $KEYLESS_PYTHON");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let parsed = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-        panic!("PyJWT script failed: {stdout} {}", String::from_utf8_lossy(&output.stderr))
+        panic!(
+            "PyJWT script failed: {stdout} {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
     });
     (output.status.code().unwrap_or(-1), parsed)
 }
@@ -64,15 +67,35 @@ async fn pyjwt_jwk_client_verifies_tokens_from_discovery() {
     }
     let path = format!("/api/v1/jobs/{}/tokens", job["job_id"].as_str().unwrap());
     let (_, root) = server
-        .call("POST", &path, job["job_secret"].as_str(), Some(json!({"aud": "sigstore", "root_issuer": true})))
+        .call(
+            "POST",
+            &path,
+            job["job_secret"].as_str(),
+            Some(json!({"aud": "sigstore", "root_issuer": true})),
+        )
         .await;
     let (code, claims) = pyjwt_verify(root["token"].as_str().unwrap(), "sigstore").await;
-    assert_eq!((code, claims["iss"].as_str()), (0, Some(server.base.as_str())));
+    assert_eq!(
+        (code, claims["iss"].as_str()),
+        (0, Some(server.base.as_str()))
+    );
 
-    let (code, outcome) = pyjwt_verify(job["oidc_token"].as_str().unwrap(), "sts.amazonaws.com").await;
-    assert_eq!((code, outcome), (3, json!({"error": "InvalidAudienceError"})));
-    let negative = format!("/api/v1/admin/jobs/{}/negative-tokens", job["job_id"].as_str().unwrap());
-    let (_, expired) = server.admin("POST", &negative, Some(json!({"kind": "expired"}))).await;
+    let (code, outcome) =
+        pyjwt_verify(job["oidc_token"].as_str().unwrap(), "sts.amazonaws.com").await;
+    assert_eq!(
+        (code, outcome),
+        (3, json!({"error": "InvalidAudienceError"}))
+    );
+    let negative = format!(
+        "/api/v1/admin/jobs/{}/negative-tokens",
+        job["job_id"].as_str().unwrap()
+    );
+    let (_, expired) = server
+        .admin("POST", &negative, Some(json!({"kind": "expired"})))
+        .await;
     let (code, outcome) = pyjwt_verify(expired["token"].as_str().unwrap(), ACME_ORG_ID).await;
-    assert_eq!((code, outcome), (3, json!({"error": "ExpiredSignatureError"})));
+    assert_eq!(
+        (code, outcome),
+        (3, json!({"error": "ExpiredSignatureError"}))
+    );
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use keyless_issuer::{AdminToken, Config, ManualClock, ClockHandle};
+use keyless_issuer::{AdminToken, ClockHandle, Config, ManualClock};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -111,9 +111,13 @@ impl TestServer {
         let mut config = Config::for_tests();
         config.bootstrap_file = Some(bootstrap_path);
         config.public_url = options.public_url;
-        config.admin_token = options.admin_token.map(|token| token.parse::<AdminToken>().unwrap());
+        config.admin_token = options
+            .admin_token
+            .map(|token| token.parse::<AdminToken>().unwrap());
         config.clock = ClockHandle::new(options.clock.clone());
-        config.rotation_interval = options.rotation_interval.map(|interval| interval.parse().unwrap());
+        config.rotation_interval = options
+            .rotation_interval
+            .map(|interval| interval.parse().unwrap());
         if let Some(data_dir) = options.data_dir {
             config.in_memory = false;
             config.data_dir = data_dir;
@@ -169,7 +173,13 @@ impl TestServer {
     }
 
     /// A request with a JSON body and optional bearer token; returns status and JSON body.
-    pub async fn call(&self, method: &str, path: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = bearer {
@@ -181,7 +191,11 @@ impl TestServer {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
@@ -201,7 +215,9 @@ impl TestServer {
         for (key, value) in overrides.as_object().unwrap() {
             body[key] = value.clone();
         }
-        let (status, response) = self.call("POST", "/api/v1/jobs", Some(ACME_RUNNER_TOKEN), Some(body)).await;
+        let (status, response) = self
+            .call("POST", "/api/v1/jobs", Some(ACME_RUNNER_TOKEN), Some(body))
+            .await;
         assert_eq!(status, 201, "{response}");
         response
     }
@@ -219,14 +235,24 @@ impl Drop for TestServer {
 pub fn peek_claims(token: &str) -> Value {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 /// The header of a token without verifying it.
 pub fn peek_header(token: &str) -> Value {
     use base64::Engine as _;
     let header = token.split('.').next().unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 /// Why verification failed.
@@ -240,8 +266,15 @@ pub enum VerifyError {
 /// Verifies a token as a relying party does: read the unverified `iss`, fetch
 /// `{iss}/.well-known/openid-configuration`, require its `issuer` to equal `iss`, fetch
 /// `jwks_uri`, select the key by `kid`, then check the RS256 signature, `iss`, `aud` and `exp`.
-pub async fn verify_from_discovery(client: &reqwest::Client, token: &str, audience: &str) -> Result<Value, VerifyError> {
-    let issuer = peek_claims(token)["iss"].as_str().unwrap_or_default().to_owned();
+pub async fn verify_from_discovery(
+    client: &reqwest::Client,
+    token: &str,
+    audience: &str,
+) -> Result<Value, VerifyError> {
+    let issuer = peek_claims(token)["iss"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let discovery: Value = client
         .get(format!("{issuer}/.well-known/openid-configuration"))
         .send()
@@ -253,7 +286,10 @@ pub async fn verify_from_discovery(client: &reqwest::Client, token: &str, audien
         .await
         .map_err(|error| VerifyError::Discovery(error.to_string()))?;
     if discovery["issuer"] != issuer.as_str() {
-        return Err(VerifyError::Discovery(format!("issuer {} != iss {issuer}", discovery["issuer"])));
+        return Err(VerifyError::Discovery(format!(
+            "issuer {} != iss {issuer}",
+            discovery["issuer"]
+        )));
     }
     let jwks: JwkSet = client
         .get(discovery["jwks_uri"].as_str().unwrap())
@@ -263,9 +299,12 @@ pub async fn verify_from_discovery(client: &reqwest::Client, token: &str, audien
         .json()
         .await
         .map_err(|error| VerifyError::Discovery(error.to_string()))?;
-    let header = jsonwebtoken::decode_header(token).map_err(|error| VerifyError::Jwt(error.into_kind()))?;
+    let header =
+        jsonwebtoken::decode_header(token).map_err(|error| VerifyError::Jwt(error.into_kind()))?;
     let kid = header.kid.unwrap_or_default();
-    let jwk = jwks.find(&kid).ok_or_else(|| VerifyError::UnknownKid(kid.clone()))?;
+    let jwk = jwks
+        .find(&kid)
+        .ok_or_else(|| VerifyError::UnknownKid(kid.clone()))?;
     let key = DecodingKey::from_jwk(jwk).map_err(|error| VerifyError::Jwt(error.into_kind()))?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&[audience]);
@@ -280,9 +319,16 @@ pub async fn verify_from_discovery(client: &reqwest::Client, token: &str, audien
 
 /// The kids the JWKS publishes now.
 pub async fn published_kids(server: &TestServer) -> Vec<String> {
-    let (status, jwks) = server.call("GET", "/.well-known/jwks-pub.json", None, None).await;
+    let (status, jwks) = server
+        .call("GET", "/.well-known/jwks-pub.json", None, None)
+        .await;
     assert_eq!(status, 200);
-    jwks["keys"].as_array().unwrap().iter().map(|key| key["kid"].as_str().unwrap().to_owned()).collect()
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Polls the JWKS (bounded: 10 s) until `done` holds; for changes made by the background
