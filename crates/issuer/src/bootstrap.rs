@@ -219,3 +219,32 @@ impl Platform {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_and_json_declare_the_same_thing() {
+        let yaml = "orgs:\n  - name: acme\n    id: c9035eb6-6eb2-4c85-8a81-d9ed6a1d1d1e\n    \
+                    oidc_custom_claims: {ttl: 1h30m}\n    users: [{login: alice}]\n";
+        let json = r#"{"orgs": [{"name": "acme", "id": "c9035eb6-6eb2-4c85-8a81-d9ed6a1d1d1e",
+            "oidc_custom_claims": {"ttl": "1h30m"}, "users": [{"login": "alice"}]}]}"#;
+        let from_yaml = parse(yaml).unwrap();
+        let from_json = parse(json).unwrap();
+        assert_eq!(format!("{from_yaml:?}"), format!("{from_json:?}"));
+        assert_eq!(from_yaml.orgs[0].users[0].login, "alice");
+        assert!(parse("").unwrap().orgs.is_empty());
+    }
+
+    #[test]
+    fn mistakes_are_reported_with_their_place() {
+        let unknown = parse("orgs:\n  - name: acme\n    colour: red\n").unwrap_err();
+        assert!(unknown.contains("colour"), "{unknown}");
+        let bad_id = parse("orgs:\n  - name: acme\n    id: ACME\n").unwrap_err();
+        assert!(bad_id.contains("org id"), "{bad_id}");
+        let bad_ttl =
+            parse("orgs:\n  - name: acme\n    oidc_custom_claims: {ttl: 1 hour}\n").unwrap_err();
+        assert!(bad_ttl.contains("duration"), "{bad_ttl}");
+    }
+}

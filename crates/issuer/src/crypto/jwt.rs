@@ -98,3 +98,52 @@ pub fn encode_hs256<C: Serialize>(
     let tag = mac.finalize().into_bytes();
     Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+
+    #[test]
+    fn rs256_tokens_verify_against_the_published_jwk() {
+        let (key, der) = SigningKey::generate().unwrap();
+        let reread = SigningKey::from_pkcs8_der(der.as_bytes()).unwrap();
+        assert_eq!(reread.kid(), key.kid(), "the kid survives storage");
+        assert_eq!(key.public_jwk().thumbprint().unwrap(), key.kid());
+
+        let claims = serde_json::json!({"sub": "x", "aud": "a", "exp": 4_102_444_800_i64});
+        let token = encode_rs256(&reread, &claims).unwrap();
+        let header = token.split('.').next().unwrap();
+        let header = String::from_utf8(URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+        assert_eq!(
+            header,
+            format!(r#"{{"alg":"RS256","kid":"{}","typ":"JWT"}}"#, key.kid())
+        );
+
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(serde_json::to_value(key.public_jwk()).unwrap()).unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&["a"]);
+        let decoded = jsonwebtoken::decode::<serde_json::Value>(
+            &token,
+            &DecodingKey::from_jwk(&jwk).unwrap(),
+            &validation,
+        )
+        .unwrap();
+        assert_eq!(decoded.claims, claims);
+    }
+
+    #[test]
+    fn unsecured_and_hs256_tokens_have_their_headers() {
+        let claims = serde_json::json!({"sub": "x"});
+        let unsecured = encode_unsecured(&claims).unwrap();
+        assert!(unsecured.ends_with('.'));
+        assert_eq!(unsecured.matches('.').count(), 2);
+        let hs256 = encode_hs256(b"secret", Some("k"), &claims).unwrap();
+        let key = jsonwebtoken::DecodingKey::from_secret(b"secret");
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<serde_json::Value>(&hs256, &key, &validation).unwrap();
+    }
+}

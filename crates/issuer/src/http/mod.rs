@@ -6,6 +6,7 @@
 //! - [`admin`]: the admin API (admin token), including CircleCI's `oidc-custom-claims` routes.
 
 pub mod admin;
+pub mod custom_claims;
 pub mod discovery;
 pub mod error;
 pub mod jobs;

@@ -3,13 +3,14 @@
 //!
 //! - [`jobs`] (with [`job_types`] and [`job_validation`]): start a job (runner token), mint its tokens and finish it (job secret).
 //! - [`tokens`]: the rules (context, forks), the claim set, signing and the audit.
-//! - [`admin`]: the admin API's operations on the model and token settings.
+//! - [`admin`] (with [`admin_types`]): the admin API's operations on the model and token settings.
 //! - [`negative`]: deliberately invalid tokens for testing relying parties.
 //!
 //! Operations may sign or generate keys (CPU-bound) and touch SQLite (blocking I/O): the HTTP
 //! layer runs them on blocking threads, never on the async runtime's workers.
 
 pub mod admin;
+pub mod admin_types;
 pub mod job_types;
 pub mod job_validation;
 pub mod jobs;

@@ -5,5 +5,6 @@ mod discovery;
 mod jobs;
 mod negative;
 mod pyjwt;
+mod refusals;
 mod rotation;
 mod support;
