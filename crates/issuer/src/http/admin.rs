@@ -367,6 +367,19 @@ struct ListQuery {
     limit: Option<u32>,
 }
 
+/// The query, or 400 `invalid_query` in the API's error shape.
+fn list_query(
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<ListQuery, ApiError> {
+    query.map(|Query(query)| query).map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!("The query string is not valid: {}.", rejection.body_text()),
+        )
+    })
+}
+
 fn limit(query: &ListQuery) -> u32 {
     query.limit.unwrap_or(100).clamp(1, MAX_LIST_LIMIT)
 }
@@ -378,8 +391,9 @@ fn parse_job_id(text: &str) -> Result<JobId, ApiError> {
 
 async fn list_jobs(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let query = list_query(query)?;
     let jobs = state
         .blocking(move |platform| {
             platform.store.read(|tx| {
@@ -426,8 +440,9 @@ async fn negative_token(
 
 async fn list_audit(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let query = list_query(query)?;
     let job = query.job_id.as_deref().map(parse_job_id).transpose()?;
     let records = state
         .blocking(move |platform| {

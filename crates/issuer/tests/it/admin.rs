@@ -451,4 +451,18 @@ async fn every_minted_token_is_audited_without_the_token() {
         .admin("GET", "/api/v1/admin/audit?limit=2", None)
         .await;
     assert_eq!(everything["tokens"].as_array().unwrap().len(), 2);
+    let (status, body) = server
+        .admin("GET", "/api/v1/admin/audit?limit=many", None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_query"))
+    );
+    let (status, body) = server
+        .admin("GET", "/api/v1/admin/jobs?org=nope", None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("org_not_found"))
+    );
 }
