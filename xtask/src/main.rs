@@ -1,8 +1,10 @@
 //! `cargo xtask`: the single entry point for keyless's developer chores (the cargo-xtask
 //! pattern). Each subcommand lives in its own module; none exists before it works.
 
+mod python;
 mod tidy;
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -22,7 +24,7 @@ enum Chore {
     /// Run every check CI runs: rustfmt, clippy (warnings denied), the tests, tidy.
     Test,
     /// Check the tree's hygiene: `//!` docs atop every .rs file, no dbg!, no trailing
-    /// whitespace, no #[ignore] or #[should_panic].
+    /// whitespace, no ignored or panic-expecting tests.
     Tidy,
 }
 
@@ -46,10 +48,16 @@ fn workspace_root() -> PathBuf {
 
 /// Runs `cargo` with the given arguments in the workspace root, failing if it fails.
 fn cargo(root: &Path, arguments: &[&str]) -> Result<()> {
+    cargo_with_env(root, arguments, &[])
+}
+
+/// Runs `cargo` with extra environment variables, failing if it fails.
+fn cargo_with_env(root: &Path, arguments: &[&str], environment: &[(&str, &OsStr)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     step(&format!("cargo {}", arguments.join(" ")));
     let status = Command::new(cargo)
         .args(arguments)
+        .envs(environment.iter().copied())
         .current_dir(root)
         .status()
         .with_context(|| format!("could not start cargo {}", arguments.join(" ")))?;
@@ -81,7 +89,16 @@ fn test(root: &Path) -> Result<()> {
             "warnings",
         ],
     )?;
-    cargo(root, &["test", "--workspace", "--locked"])?;
+    step("python environment for the AWS-client tests");
+    let python = python::ensure(root)?;
+    cargo_with_env(
+        root,
+        &["test", "--workspace", "--locked"],
+        &[
+            ("KEYLESS_PYTHON", python.python.as_os_str()),
+            ("KEYLESS_AWS_CLI", python.aws_cli.as_os_str()),
+        ],
+    )?;
     println!("\nall checks passed");
     Ok(())
 }
