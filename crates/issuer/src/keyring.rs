@@ -218,6 +218,13 @@ impl KeyRing {
 
     /// Deletes retired keys whose tokens have all expired; whether any went.
     pub fn prune(&self, store: &Store, now: NumericDate) -> PlatformResult<bool> {
+        let any_expired = self
+            .read()
+            .iter()
+            .any(|key| key.state == KeyState::Retired && !key.is_published(now));
+        if !any_expired {
+            return Ok(false);
+        }
         let mut keys = self.write();
         let removed = store.write(|tx| tx.delete_expired_keys(now))?;
         if !removed.is_empty() {

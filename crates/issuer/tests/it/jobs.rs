@@ -372,3 +372,37 @@ async fn start_error(server: &TestServer, overrides: Value) -> (u16, String) {
         answer["code"].as_str().unwrap_or_default().to_owned(),
     )
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_mints_all_succeed_and_are_all_audited() {
+    let server = TestServer::start().await;
+    let job = server.start_acme_job(json!({})).await;
+    let url = server.url(&mint_path(&job));
+    let mut requests = tokio::task::JoinSet::new();
+    for index in 0..24 {
+        let body = if index % 2 == 0 {
+            json!({})
+        } else {
+            json!({"aud": format!("aud-{index}")})
+        };
+        let request = server
+            .client
+            .post(&url)
+            .bearer_auth(secret(&job))
+            .json(&body);
+        requests.spawn(async move { request.send().await.unwrap().status().as_u16() });
+    }
+    let statuses = requests.join_all().await;
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    let (_, audit) = server
+        .admin(
+            "GET",
+            &format!(
+                "/api/v1/admin/audit?job_id={}&limit=1000",
+                job["job_id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(audit["tokens"].as_array().unwrap().len(), 2 + 12 * 2 + 12);
+}
