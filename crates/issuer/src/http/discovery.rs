@@ -74,7 +74,7 @@ async fn org_discovery(
     State(state): State<AppState>,
     Path(org): Path<String>,
 ) -> Result<Response, ApiError> {
-    let org_id = known_org(&state, &org).await?;
+    let org_id: OrgId = org.parse().map_err(|_| unknown_org(&org))?;
     let document = state
         .blocking(move |platform| platform.org_discovery(&org_id))
         .await?
