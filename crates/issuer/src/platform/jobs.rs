@@ -348,6 +348,7 @@ fn check_can_mint(job: &Job) -> PlatformResult<()> {
         return Err(job_finished(job));
     }
     if let Some(refusal) = &job.refusal {
+        // The stored refusal carries its code as text; answer with the matching stable code.
         let code = if refusal.code == super::tokens::FORK_SECRETS_DISABLED {
             super::tokens::FORK_SECRETS_DISABLED
         } else {
