@@ -113,7 +113,9 @@ pub fn start(
                     };
                     reporter.masker().add(&fresh);
                     if let Err(error) = write_token(&file, &fresh) {
-                        reporter.notice(&format!("AWS token refresh: cannot write the token file: {error}"));
+                        reporter.notice(&format!(
+                            "AWS token refresh: cannot write the token file: {error}"
+                        ));
                     }
                     expires_at = minted.expires_at;
                 }

@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one job or a whole workflow of a CircleCI configuration.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// The `circleci` command inside steps (called by the wrapper script).
     #[command(hide = true)]
     CircleciShim {
@@ -78,7 +78,11 @@ pub struct RunArgs {
     #[arg(long, env = "KEYLESS_RUNNER_BRANCH", conflicts_with_all = ["reference", "custom_webhook"])]
     pub branch: Option<String>,
     /// The full ref instead of a branch, e.g. refs/tags/v1.2.0.
-    #[arg(long = "ref", env = "KEYLESS_RUNNER_REF", conflicts_with = "custom_webhook")]
+    #[arg(
+        long = "ref",
+        env = "KEYLESS_RUNNER_REF",
+        conflicts_with = "custom_webhook"
+    )]
     pub reference: Option<String>,
     /// The repository without scheme, e.g. github.com/acme/widgets (default: from a gh/ or bb/
     /// project slug, else the project's own).
@@ -97,14 +101,22 @@ pub struct RunArgs {
     #[arg(long, env = "KEYLESS_RUNNER_SSH_RERUN")]
     pub ssh_rerun: bool,
     /// An extra context for every job (repeatable; name or id).
-    #[arg(long = "context", env = "KEYLESS_RUNNER_CONTEXT", value_delimiter = ',')]
+    #[arg(
+        long = "context",
+        env = "KEYLESS_RUNNER_CONTEXT",
+        value_delimiter = ','
+    )]
     pub contexts: Vec<String>,
     /// Wire AWS web identity: token file kept fresh, AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE,
     /// AWS_ROLE_SESSION_NAME.
     #[arg(long, env = "KEYLESS_RUNNER_AWS_ROLE_ARN")]
     pub aws_role_arn: Option<String>,
     /// A pipeline parameter value, NAME=VALUE (repeatable).
-    #[arg(long = "pipeline-parameter", env = "KEYLESS_RUNNER_PIPELINE_PARAMETER", value_delimiter = ',')]
+    #[arg(
+        long = "pipeline-parameter",
+        env = "KEYLESS_RUNNER_PIPELINE_PARAMETER",
+        value_delimiter = ','
+    )]
     pub pipeline_parameters: Vec<String>,
     /// Output format: text for people, json for machines.
     #[arg(long, env = "KEYLESS_RUNNER_OUTPUT", value_enum, default_value_t = OutputFormat::Text)]

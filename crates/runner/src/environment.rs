@@ -76,7 +76,10 @@ pub fn builtin_variables(facts: &JobFacts<'_>) -> Vec<(String, String)> {
         ("CIRCLE_USERNAME".to_string(), job.user.login.clone()),
         ("CIRCLE_PIPELINE_ID".to_string(), job.pipeline_id.clone()),
         ("CIRCLE_WORKFLOW_ID".to_string(), job.workflow_id.clone()),
-        ("CIRCLE_WORKFLOW_WORKSPACE_ID".to_string(), job.workflow_id.clone()),
+        (
+            "CIRCLE_WORKFLOW_WORKSPACE_ID".to_string(),
+            job.workflow_id.clone(),
+        ),
         ("CIRCLE_WORKFLOW_JOB_ID".to_string(), job.job_id.clone()),
         (
             "CIRCLE_WORKING_DIRECTORY".to_string(),
@@ -100,9 +103,7 @@ pub fn builtin_variables(facts: &JobFacts<'_>) -> Vec<(String, String)> {
 /// Whether an inherited variable must not reach steps: the runner's own configuration (it
 /// holds the runner token) and any CircleCI variable of an enclosing CI job.
 pub fn is_withheld_from_steps(name: &str) -> bool {
-    name.starts_with("KEYLESS_RUNNER_")
-        || name.starts_with("CIRCLE_")
-        || name == "CIRCLECI"
+    name.starts_with("KEYLESS_RUNNER_") || name.starts_with("CIRCLE_") || name == "CIRCLECI"
 }
 
 /// An ordered environment where later assignments override earlier ones.

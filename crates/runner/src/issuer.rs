@@ -234,9 +234,17 @@ impl IssuerClient {
     }
 
     /// Mints the default token pair.
-    pub async fn mint_default(&self, job_id: &str, job_secret: &str) -> Result<MintedTokens, IssuerError> {
-        self.post(&format!("/api/v1/jobs/{job_id}/tokens"), job_secret, &serde_json::json!({}))
-            .await
+    pub async fn mint_default(
+        &self,
+        job_id: &str,
+        job_secret: &str,
+    ) -> Result<MintedTokens, IssuerError> {
+        self.post(
+            &format!("/api/v1/jobs/{job_id}/tokens"),
+            job_secret,
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     /// Mints one token with a custom audience and/or the root issuer.
@@ -246,11 +254,21 @@ impl IssuerClient {
         job_secret: &str,
         request: &CustomTokenRequest,
     ) -> Result<MintedTokens, IssuerError> {
-        self.post(&format!("/api/v1/jobs/{job_id}/tokens"), job_secret, request).await
+        self.post(
+            &format!("/api/v1/jobs/{job_id}/tokens"),
+            job_secret,
+            request,
+        )
+        .await
     }
 
     /// Finishes a job with `status` (`success`, `failed` or `canceled`).
-    pub async fn finish(&self, job_id: &str, job_secret: &str, status: &str) -> Result<(), IssuerError> {
+    pub async fn finish(
+        &self,
+        job_id: &str,
+        job_secret: &str,
+        status: &str,
+    ) -> Result<(), IssuerError> {
         let _: serde_json::Value = self
             .post(
                 &format!("/api/v1/jobs/{job_id}/finish"),
@@ -281,10 +299,13 @@ impl IssuerClient {
                 message: error.without_url().to_string(),
             })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|error| IssuerError::Unreachable {
-            url: url.clone(),
-            message: error.without_url().to_string(),
-        })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| IssuerError::Unreachable {
+                url: url.clone(),
+                message: error.without_url().to_string(),
+            })?;
         if !status.is_success() {
             let (code, message) = match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(body) => (body.code, body.message),

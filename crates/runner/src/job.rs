@@ -101,12 +101,20 @@ fn pipeline_values(settings: &RunSettings, id: &str, number: u64) -> PipelineVal
     PipelineValues {
         id: id.to_string(),
         number,
-        project_git_url: if origin.is_empty() { String::new() } else { format!("https://{origin}") },
+        project_git_url: if origin.is_empty() {
+            String::new()
+        } else {
+            format!("https://{origin}")
+        },
         project_type: project_type.to_string(),
         git_branch: branch,
         git_tag: tag,
         git_revision: settings.sha.clone().unwrap_or_default(),
-        trigger_source: if settings.git_ref == GitRef::None { "api".into() } else { "webhook".into() },
+        trigger_source: if settings.git_ref == GitRef::None {
+            "api".into()
+        } else {
+            "webhook".into()
+        },
         parameters: settings.pipeline_parameters.clone(),
     }
 }
@@ -145,7 +153,10 @@ pub async fn run_job(
     let started = issuer.start_job(&settings.runner_token, &request).await?;
     let masker = reporter.masker();
     masker.add(&started.job_secret);
-    for token in [&started.oidc_token, &started.oidc_token_v2].into_iter().flatten() {
+    for token in [&started.oidc_token, &started.oidc_token_v2]
+        .into_iter()
+        .flatten()
+    {
         masker.add(token);
     }
     for value in started.environment.values() {
@@ -176,9 +187,14 @@ pub async fn run_job(
         Status::Canceled => "canceled",
         _ => "failed",
     };
-    if let Err(error) = issuer.finish(&started.job_id, &started.job_secret, finish_status).await {
+    if let Err(error) = issuer
+        .finish(&started.job_id, &started.job_secret, finish_status)
+        .await
+    {
         reporter.notice(&format!("could not finish the job at the issuer: {error}"));
-        record.notices.push(format!("finish at the issuer failed: {error}"));
+        record
+            .notices
+            .push(format!("finish at the issuer failed: {error}"));
     }
     record.duration_ms = started_at.elapsed().as_millis();
     Ok((record, started))
@@ -193,10 +209,19 @@ async fn run_started_job(
     reporter: &Reporter,
     cancel: watch::Receiver<bool>,
 ) -> Result<JobRecord, JobError> {
-    let job = (plan.resolve)(&pipeline_values(settings, &started.pipeline_id, started.pipeline_number))?;
+    let job = (plan.resolve)(&pipeline_values(
+        settings,
+        &started.pipeline_id,
+        started.pipeline_number,
+    ))?;
     reporter.line(&format!(
         "Job \"{}\" in project \"{}\" (build {}, job {}, workflow \"{}\" {})",
-        job.name, started.project.slug, started.build_num, started.job_id, started.workflow_name, started.workflow_id
+        job.name,
+        started.project.slug,
+        started.build_num,
+        started.job_id,
+        started.workflow_name,
+        started.workflow_id
     ));
     reporter.line(&format!("      {}", job.executor.describe()));
     for notice in &job.notices {
@@ -206,8 +231,14 @@ async fn run_started_job(
     let now = aws::now_seconds();
     match (&started.oidc_token, &started.oidc_token_v2) {
         (Some(v1), Some(v2)) if started.tokens.granted => {
-            reporter.line(&format!("      CIRCLE_OIDC_TOKEN issued: {}", token::describe(v1, now)));
-            reporter.line(&format!("      CIRCLE_OIDC_TOKEN_V2 issued: {}", token::describe(v2, now)));
+            reporter.line(&format!(
+                "      CIRCLE_OIDC_TOKEN issued: {}",
+                token::describe(v1, now)
+            ));
+            reporter.line(&format!(
+                "      CIRCLE_OIDC_TOKEN_V2 issued: {}",
+                token::describe(v2, now)
+            ));
         }
         _ => {
             let reason = started
@@ -235,7 +266,10 @@ async fn run_started_job(
         job_name: &job.name,
         git_ref: &settings.git_ref,
         sha: settings.sha.as_deref(),
-        origin: settings.origin.as_deref().or(started.project.vcs_origin.as_deref()),
+        origin: settings
+            .origin
+            .as_deref()
+            .or(started.project.vcs_origin.as_deref()),
         working_directory: &settings.working_tree,
     };
     let mut environment = Environment::default();
@@ -264,7 +298,10 @@ async fn run_started_job(
 
     let mut _token_file = None;
     if let Some(role_arn) = &settings.aws_role_arn {
-        let token = started.oidc_token_v2.as_ref().filter(|_| started.tokens.granted);
+        let token = started
+            .oidc_token_v2
+            .as_ref()
+            .filter(|_| started.tokens.granted);
         match token {
             Some(token) => {
                 let file = aws::start(
@@ -277,7 +314,10 @@ async fn run_started_job(
                 )
                 .map_err(JobError::TemporaryDirectory)?;
                 environment.set("AWS_ROLE_ARN", role_arn);
-                environment.set("AWS_WEB_IDENTITY_TOKEN_FILE", &file.path.display().to_string());
+                environment.set(
+                    "AWS_WEB_IDENTITY_TOKEN_FILE",
+                    &file.path.display().to_string(),
+                );
                 environment.set("AWS_ROLE_SESSION_NAME", &aws::session_name(&job.name));
                 reporter.line(&format!(
                     "      AWS wiring: AWS_ROLE_ARN={role_arn}, AWS_WEB_IDENTITY_TOKEN_FILE={} (kept fresh), AWS_ROLE_SESSION_NAME={}",
@@ -309,7 +349,16 @@ async fn run_started_job(
             Step::Checkout { path } => {
                 let name = "Checkout code".to_string();
                 if failed || canceled {
-                    skipped(&name, "checkout", reporter, if canceled { "the job was interrupted" } else { "an earlier step failed" })
+                    skipped(
+                        &name,
+                        "checkout",
+                        reporter,
+                        if canceled {
+                            "the job was interrupted"
+                        } else {
+                            "an earlier step failed"
+                        },
+                    )
                 } else {
                     reporter.step_header(&name);
                     let mut text = format!(
@@ -368,11 +417,17 @@ async fn run_started_job(
                             ..context
                         };
                         let step = run.clone();
-                        background.push((index, tokio::spawn(async move { run_step(&step, context).await })));
+                        background.push((
+                            index,
+                            tokio::spawn(async move { run_step(&step, context).await }),
+                        ));
                         simple_record(&run.name, "run", Status::Background, None)
                     } else {
                         reporter.step_header(&run.name);
-                        let context = StepContext { cancel: cancel.clone(), ..context };
+                        let context = StepContext {
+                            cancel: cancel.clone(),
+                            ..context
+                        };
                         let record = run_step(run, context).await;
                         reporter.step_footer(&record);
                         match record.status {
@@ -397,7 +452,11 @@ async fn run_started_job(
             } else if record.status == Status::Failed {
                 failed = true;
             }
-            reporter.line(&format!("── background step \"{}\" {}", record.name, record.status.word()));
+            reporter.line(&format!(
+                "── background step \"{}\" {}",
+                record.name,
+                record.status.word()
+            ));
             steps[index] = record;
         }
     }
@@ -408,7 +467,11 @@ async fn run_started_job(
     } else {
         Status::Success
     };
-    let mark = if status == Status::Success { "✓" } else { "✗" };
+    let mark = if status == Status::Success {
+        "✓"
+    } else {
+        "✗"
+    };
     reporter.line(&format!(
         "Job \"{}\" {mark} {} ({} steps)",
         job.name,
@@ -444,7 +507,10 @@ fn step_context(
 ) -> StepContext {
     let mut step_environment = environment.clone();
     step_environment.extend(&run.environment);
-    let path = step_environment.get("PATH").unwrap_or("/usr/bin:/bin").to_string();
+    let path = step_environment
+        .get("PATH")
+        .unwrap_or("/usr/bin:/bin")
+        .to_string();
     step_environment.set("PATH", &format!("{}:{path}", bin_directory.display()));
     StepContext {
         environment: step_environment.pairs().to_vec(),
@@ -491,10 +557,19 @@ fn token_record(started: &StartedJob) -> TokenRecord {
     };
     TokenRecord {
         granted: started.tokens.granted,
-        refusal_code: started.tokens.refusal.as_ref().map(|refusal| refusal.code.clone()),
-        refusal_message: started.tokens.refusal.as_ref().map(|refusal| refusal.message.clone()),
+        refusal_code: started
+            .tokens
+            .refusal
+            .as_ref()
+            .map(|refusal| refusal.code.clone()),
+        refusal_message: started
+            .tokens
+            .refusal
+            .as_ref()
+            .map(|refusal| refusal.message.clone()),
         sub: claim(&started.oidc_token, "sub").and_then(|sub| sub.as_str().map(str::to_string)),
-        sub_v2: claim(&started.oidc_token_v2, "sub").and_then(|sub| sub.as_str().map(str::to_string)),
+        sub_v2: claim(&started.oidc_token_v2, "sub")
+            .and_then(|sub| sub.as_str().map(str::to_string)),
         aud: claim(&started.oidc_token_v2, "aud"),
     }
 }

@@ -29,7 +29,7 @@ fn main() -> std::process::ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Run(arguments) => keyless_runner::run::run(arguments).await,
+            Command::Run(arguments) => keyless_runner::run::run(*arguments).await,
             Command::CircleciShim { arguments } => keyless_runner::shim::run(&arguments).await,
         }
     });

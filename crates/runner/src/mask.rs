@@ -27,7 +27,10 @@ impl Masker {
         {
             return;
         }
-        let mut secrets = self.secrets.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut secrets = self
+            .secrets
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if !secrets.iter().any(|known| known == secret) {
             secrets.push(secret.to_string());
             // Longest first, so a secret containing another is replaced whole.
@@ -37,7 +40,10 @@ impl Masker {
 
     /// `text` with every known secret replaced by [`MASK`].
     pub fn mask(&self, text: &str) -> String {
-        let secrets = self.secrets.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let secrets = self
+            .secrets
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut output = text.to_string();
         for secret in secrets.iter() {
             if output.contains(secret.as_str()) {

@@ -166,7 +166,10 @@ impl Reporter {
     pub fn line(&self, text: &str) {
         if self.format == OutputFormat::Text {
             let masked = self.masker.mask(text);
-            let _guard = self.lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _guard = self
+                .lock
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let mut stdout = std::io::stdout().lock();
             // A closed stdout (e.g. `| head`) must not stop the job: output is best effort.
             let _ = writeln!(stdout, "{masked}");
@@ -200,8 +203,14 @@ impl Reporter {
         if let Some(code) = record.exit_code.filter(|code| *code != 0) {
             text.push_str(&format!(" (exit {code})"));
         }
-        if matches!(record.status, Status::Success | Status::Failed | Status::Canceled) {
-            text.push_str(&format!(" in {}", human_duration(Duration::from_millis(record.duration_ms as u64))));
+        if matches!(
+            record.status,
+            Status::Success | Status::Failed | Status::Canceled
+        ) {
+            text.push_str(&format!(
+                " in {}",
+                human_duration(Duration::from_millis(record.duration_ms as u64))
+            ));
         }
         if let Some(reason) = &record.reason {
             text.push_str(&format!(": {reason}"));

@@ -48,7 +48,12 @@ fn git_ref(arguments: &RunArgs) -> GitRef {
     } else if let Some(reference) = &arguments.reference {
         GitRef::from_ref(reference)
     } else {
-        GitRef::Branch(arguments.branch.clone().unwrap_or_else(|| DEFAULT_BRANCH.to_string()))
+        GitRef::Branch(
+            arguments
+                .branch
+                .clone()
+                .unwrap_or_else(|| DEFAULT_BRANCH.to_string()),
+        )
     }
 }
 
@@ -85,7 +90,8 @@ fn parse_pipeline_parameters(pairs: &[String]) -> Result<Mapping, String> {
         let (name, value) = pair
             .split_once('=')
             .ok_or_else(|| format!("--pipeline-parameter {pair:?} must be NAME=VALUE"))?;
-        let value = serde_norway::from_str::<Value>(value).unwrap_or(Value::String(value.to_string()));
+        let value =
+            serde_norway::from_str::<Value>(value).unwrap_or(Value::String(value.to_string()));
         mapping.insert(Value::String(name.to_string()), value);
     }
     Ok(mapping)
@@ -107,7 +113,8 @@ fn watch_for_interruption(reporter: Reporter) -> watch::Receiver<bool> {
             _ = tokio::signal::ctrl_c() => {}
             () = terminate => {}
         }
-        reporter.notice("interrupted: stopping the current step and finishing the job at the issuer");
+        reporter
+            .notice("interrupted: stopping the current step and finishing the job at the issuer");
         let _ = sender.send(true);
     });
     receiver
@@ -116,7 +123,8 @@ fn watch_for_interruption(reporter: Reporter) -> watch::Receiver<bool> {
 /// Everything after argument parsing; `Err` is a runner error message.
 async fn run_checked(arguments: RunArgs, reporter: &Reporter) -> Result<i32, String> {
     let config = Config::load(&arguments.config).map_err(|error| error.to_string())?;
-    let working_tree = std::env::current_dir().map_err(|error| format!("no current directory: {error}"))?;
+    let working_tree =
+        std::env::current_dir().map_err(|error| format!("no current directory: {error}"))?;
     let runner_executable: PathBuf = std::env::current_exe()
         .map_err(|error| format!("cannot find the keyless-runner executable: {error}"))?;
     let overrides = parse_pipeline_parameters(&arguments.pipeline_parameters)?;
@@ -129,7 +137,10 @@ async fn run_checked(arguments: RunArgs, reporter: &Reporter) -> Result<i32, Str
         origin: if arguments.custom_webhook {
             None
         } else {
-            arguments.origin.clone().or_else(|| origin_from_slug(&arguments.project))
+            arguments
+                .origin
+                .clone()
+                .or_else(|| origin_from_slug(&arguments.project))
         },
         sha: arguments.sha.clone().or_else(|| git_head(&working_tree)),
         fork: arguments.fork,
@@ -138,7 +149,9 @@ async fn run_checked(arguments: RunArgs, reporter: &Reporter) -> Result<i32, Str
         aws_role_arn: arguments.aws_role_arn.clone(),
         working_tree,
         runner_executable,
-        pipeline_parameters: config.pipeline_parameters(&overrides).map_err(|error| error.to_string())?,
+        pipeline_parameters: config
+            .pipeline_parameters(&overrides)
+            .map_err(|error| error.to_string())?,
     };
     let provisional = provisional_pipeline(&settings);
     let workflow = match (&arguments.job, &arguments.workflow) {
@@ -213,13 +226,20 @@ async fn run_workflow(
     cancel: watch::Receiver<bool>,
     record: &mut RunRecord,
 ) -> Result<(), String> {
-    reporter.line(&format!("Workflow \"{}\": {} job(s) to run", plan.name, plan.jobs.len()));
+    reporter.line(&format!(
+        "Workflow \"{}\": {} job(s) to run",
+        plan.name,
+        plan.jobs.len()
+    ));
     for notice in &plan.notices {
         reporter.notice(notice);
         record.notices.push(notice.clone());
     }
     for filtered in &plan.filtered {
-        reporter.line(&format!("── job \"{}\" does not run: {}", filtered.name, filtered.reason));
+        reporter.line(&format!(
+            "── job \"{}\" does not run: {}",
+            filtered.name, filtered.reason
+        ));
         record.filtered.push(FilteredRecord {
             name: filtered.name.clone(),
             reason: filtered.reason.clone(),
@@ -309,7 +329,13 @@ fn summarise(reporter: &Reporter, record: &RunRecord) {
         Some(workflow) => format!("Workflow \"{workflow}\""),
         None => "Run".to_string(),
     };
-    let count = |status: Status| record.jobs.iter().filter(|job| job.status == status).count();
+    let count = |status: Status| {
+        record
+            .jobs
+            .iter()
+            .filter(|job| job.status == status)
+            .count()
+    };
     reporter.line(&format!(
         "{what} {}: {} job(s) succeeded, {} failed, {} skipped, {} canceled, {} filtered out",
         record.status.word(),

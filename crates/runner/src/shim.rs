@@ -21,7 +21,10 @@ pub const SHIM_ORG_ID_VARIABLE: &str = "KEYLESS_CIRCLECI_SHIM_ORG_ID";
 pub fn install_wrapper(bin_directory: &Path, runner_executable: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(bin_directory)?;
-    let quoted = runner_executable.display().to_string().replace('\'', "'\\''");
+    let quoted = runner_executable
+        .display()
+        .to_string()
+        .replace('\'', "'\\''");
     let script = format!("#!/bin/sh\nexec '{quoted}' circleci-shim \"$@\"\n");
     let path = bin_directory.join("circleci");
     std::fs::write(&path, script)?;
@@ -40,7 +43,10 @@ fn parse(arguments: &[String]) -> Result<OidcGet, String> {
     let words: Vec<&str> = arguments.iter().map(String::as_str).collect();
     let flags = match words.as_slice() {
         ["run", "oidc", "get", flags @ ..] => flags,
-        [] => return Err("not simulated: keyless-runner's `circleci` only implements `circleci run oidc get`".into()),
+        [] => return Err(
+            "not simulated: keyless-runner's `circleci` only implements `circleci run oidc get`"
+                .into(),
+        ),
         _ => {
             return Err(format!(
                 "`circleci {}` is not simulated: keyless-runner's `circleci` only implements `circleci run oidc get`",
@@ -70,7 +76,9 @@ fn parse(arguments: &[String]) -> Result<OidcGet, String> {
         } else if flag.starts_with('-') {
             return Err(format!("unknown flag: {flag}"));
         } else {
-            return Err(format!("unknown command \"{flag}\" for \"circleci run oidc get\""));
+            return Err(format!(
+                "unknown command \"{flag}\" for \"circleci run oidc get\""
+            ));
         }
         index += 1;
     }
@@ -83,8 +91,8 @@ fn requested_audience(claims: Option<&str>) -> Result<Option<String>, String> {
     let Some(claims) = claims else {
         return Ok(None);
     };
-    let value: serde_json::Value = serde_json::from_str(claims)
-        .map_err(|error| format!("failed to parse claims: {error}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(claims).map_err(|error| format!("failed to parse claims: {error}"))?;
     let object = value
         .as_object()
         .ok_or_else(|| "failed to parse claims: claims must be a JSON object".to_string())?;
@@ -95,7 +103,9 @@ fn requested_audience(claims: Option<&str>) -> Result<Option<String>, String> {
     }
     match object.get("aud") {
         None => Ok(None),
-        Some(serde_json::Value::String(audience)) if !audience.is_empty() => Ok(Some(audience.clone())),
+        Some(serde_json::Value::String(audience)) if !audience.is_empty() => {
+            Ok(Some(audience.clone()))
+        }
         Some(_) => Err("failed to parse claims: \"aud\" must be a non-empty string".into()),
     }
 }
@@ -121,7 +131,9 @@ async fn mint(arguments: &[String]) -> Result<String, String> {
     let audience = requested_audience(request.claims.as_deref())?;
     let variable = |name: &str| {
         std::env::var(name).map_err(|_| {
-            format!("circleci run oidc get works only inside a keyless-runner job ({name} is not set)")
+            format!(
+                "circleci run oidc get works only inside a keyless-runner job ({name} is not set)"
+            )
         })
     };
     let issuer = variable(SHIM_ISSUER_VARIABLE)?;
@@ -158,23 +170,53 @@ mod tests {
 
     #[test]
     fn flags_parse_in_both_orders_and_forms() {
-        let parsed = parse(&words("run oidc get --root-issuer --claims {\"aud\":\"x\"}")).unwrap();
+        let parsed = parse(&words(
+            "run oidc get --root-issuer --claims {\"aud\":\"x\"}",
+        ))
+        .unwrap();
         assert!(parsed.root_issuer);
         assert_eq!(parsed.claims.as_deref(), Some("{\"aud\":\"x\"}"));
         let parsed = parse(&words("run oidc get --claims={}")).unwrap();
         assert!(!parsed.root_issuer);
         assert_eq!(parsed.claims.as_deref(), Some("{}"));
-        assert_eq!(parse(&words("run oidc get --claims")).unwrap_err(), "flag needs an argument: --claims");
-        assert_eq!(parse(&words("run oidc get --sub x")).unwrap_err(), "unknown flag: --sub");
-        assert!(parse(&words("tests split")).unwrap_err().contains("not simulated"));
+        assert_eq!(
+            parse(&words("run oidc get --claims")).unwrap_err(),
+            "flag needs an argument: --claims"
+        );
+        assert_eq!(
+            parse(&words("run oidc get --sub x")).unwrap_err(),
+            "unknown flag: --sub"
+        );
+        assert!(
+            parse(&words("tests split"))
+                .unwrap_err()
+                .contains("not simulated")
+        );
     }
 
     #[test]
     fn only_aud_can_be_customised() {
-        assert_eq!(requested_audience(Some("{\"aud\":\"sigstore\"}")).unwrap().as_deref(), Some("sigstore"));
+        assert_eq!(
+            requested_audience(Some("{\"aud\":\"sigstore\"}"))
+                .unwrap()
+                .as_deref(),
+            Some("sigstore")
+        );
         assert_eq!(requested_audience(Some("{}")).unwrap(), None);
-        assert!(requested_audience(Some("{\"aud\"=\"x\"}")).unwrap_err().starts_with("failed to parse claims"));
-        assert!(requested_audience(Some("{\"sub\":\"x\"}")).unwrap_err().contains("only the \"aud\" claim"));
-        assert!(requested_audience(Some("[1]")).unwrap_err().contains("JSON object"));
+        assert!(
+            requested_audience(Some("{\"aud\"=\"x\"}"))
+                .unwrap_err()
+                .starts_with("failed to parse claims")
+        );
+        assert!(
+            requested_audience(Some("{\"sub\":\"x\"}"))
+                .unwrap_err()
+                .contains("only the \"aud\" claim")
+        );
+        assert!(
+            requested_audience(Some("[1]"))
+                .unwrap_err()
+                .contains("JSON object")
+        );
     }
 }

@@ -60,7 +60,12 @@ fn spawn(step: &RunStep, context: &StepContext) -> std::io::Result<Child> {
         .args(words)
         .arg(&context.script_path)
         .env_clear()
-        .envs(context.environment.iter().map(|(name, value)| (name, value)))
+        .envs(
+            context
+                .environment
+                .iter()
+                .map(|(name, value)| (name, value)),
+        )
         .current_dir(&context.working_directory)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -100,7 +105,10 @@ pub async fn stop_process_group(process_id: Option<u32>, child: &mut Child) {
         // The group may already be gone; nothing to do then.
         let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
     }
-    if tokio::time::timeout(TERMINATION_GRACE, child.wait()).await.is_err() {
+    if tokio::time::timeout(TERMINATION_GRACE, child.wait())
+        .await
+        .is_err()
+    {
         if let Some(group) = group {
             let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
         }
@@ -195,7 +203,12 @@ pub async fn run_step(step: &RunStep, mut context: StepContext) -> StepRecord {
         }
     }
     if canceled {
-        return record(Status::Canceled, None, Some("interrupted".to_string()), output);
+        return record(
+            Status::Canceled,
+            None,
+            Some("interrupted".to_string()),
+            output,
+        );
     }
     if let Some(reason) = failure_reason {
         return record(Status::Failed, None, Some(reason), output);

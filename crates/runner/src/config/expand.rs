@@ -74,7 +74,17 @@ impl Config {
         let job = job
             .as_mapping()
             .ok_or_else(|| self.invalid(&at, "a job must be a mapping"))?;
-        let parameters = resolve_parameters(job.get("parameters"), &invocation.arguments)
+        let workflow_scope = Scope {
+            parameters: None,
+            pipeline,
+        };
+        let arguments = interpolate(
+            &Value::Mapping(invocation.arguments.clone()),
+            &workflow_scope,
+        )
+        .map_err(|error| self.invalid(&at, error.0))?;
+        let arguments = arguments.as_mapping().cloned().unwrap_or_default();
+        let parameters = resolve_parameters(job.get("parameters"), &arguments)
             .map_err(|message| self.invalid(&at, message))?;
         let scope = Scope {
             parameters: Some(&parameters),
@@ -131,10 +141,6 @@ impl Config {
             config: self,
             pipeline,
             notices: &mut notices,
-        };
-        let workflow_scope = Scope {
-            parameters: None,
-            pipeline,
         };
         if let Some(pre_steps) = &invocation.pre_steps {
             let pre_steps = interpolate(pre_steps, &workflow_scope)
@@ -204,7 +210,9 @@ impl Config {
             .section("executors")
             .and_then(|executors| executors.get(name.as_str()))
             .and_then(Value::as_mapping)
-            .ok_or_else(|| self.invalid(at, format!("no executor named `{name}` in `executors`")))?;
+            .ok_or_else(|| {
+                self.invalid(at, format!("no executor named `{name}` in `executors`"))
+            })?;
         let parameters = resolve_parameters(executor.get("parameters"), &arguments)
             .map_err(|message| self.invalid(at, message))?;
         let scope = Scope {
@@ -237,11 +245,12 @@ impl Config {
                 .as_sequence()
                 .and_then(|images| images.first())
                 .and_then(Value::as_mapping)
-                .ok_or_else(|| self.invalid(&format!("{at}.docker"), "`docker` must be a list of images"))?;
-            environment.extend(
-                environment_list(primary.get("environment"))
-                    .map_err(|message| self.invalid(&format!("{at}.docker[0].environment"), message))?,
-            );
+                .ok_or_else(|| {
+                    self.invalid(&format!("{at}.docker"), "`docker` must be a list of images")
+                })?;
+            environment.extend(environment_list(primary.get("environment")).map_err(
+                |message| self.invalid(&format!("{at}.docker[0].environment"), message),
+            )?);
             return Ok(ExecutorSummary {
                 kind: ExecutorKind::Docker,
                 image: primary.get("image").and_then(scalar_text),
@@ -258,7 +267,10 @@ impl Config {
         if let Some(macos) = body.get("macos") {
             return Ok(ExecutorSummary {
                 kind: ExecutorKind::Macos,
-                image: macos.get("xcode").and_then(scalar_text).map(|xcode| format!("xcode {xcode}")),
+                image: macos
+                    .get("xcode")
+                    .and_then(scalar_text)
+                    .map(|xcode| format!("xcode {xcode}")),
                 resource_class,
             });
         }

@@ -50,11 +50,8 @@ fn find_references(text: &str) -> Vec<Reference> {
         let after_path = &trimmed[path_length..];
         let after_trimmed = after_path.trim_start();
         if is_reference && after_trimmed.starts_with(">>") {
-            let end = inner_start
-                + leading
-                + path_length
-                + (after_path.len() - after_trimmed.len())
-                + 2;
+            let end =
+                inner_start + leading + path_length + (after_path.len() - after_trimmed.len()) + 2;
             let escaped = start > 0 && text.as_bytes()[start - 1] == b'\\';
             references.push(Reference {
                 start,

@@ -37,7 +37,7 @@ fn evaluate_workflow_condition(
         parameters: None,
         pipeline,
     };
-    let condition = interpolate::interpolate(condition, &scope)
-        .map_err(|error| config.invalid(at, error.0))?;
+    let condition =
+        interpolate::interpolate(condition, &scope).map_err(|error| config.invalid(at, error.0))?;
     steps::evaluate_condition(&condition).map_err(|message| config.invalid(at, message))
 }

@@ -28,9 +28,9 @@ pub(crate) fn resolve_parameters(
     let mut missing = Vec::new();
     for (name, declaration) in declared {
         let name_text = name.as_str().unwrap_or("?");
-        let declaration = declaration.as_mapping().ok_or_else(|| {
-            format!("parameter `{name_text}` must be a mapping with a `type`")
-        })?;
+        let declaration = declaration
+            .as_mapping()
+            .ok_or_else(|| format!("parameter `{name_text}` must be a mapping with a `type`"))?;
         let kind = declaration
             .get("type")
             .and_then(Value::as_str)
@@ -47,13 +47,21 @@ pub(crate) fn resolve_parameters(
         values.insert(name.clone(), value);
     }
     if !missing.is_empty() {
-        return Err(format!("Missing required argument(s): {}", missing.join(", ")));
+        return Err(format!(
+            "Missing required argument(s): {}",
+            missing.join(", ")
+        ));
     }
     Ok(values)
 }
 
 /// Checks (and where CircleCI does, converts) one value against its declared type.
-fn check_type(name: &str, kind: &str, declaration: &Mapping, value: Value) -> Result<Value, String> {
+fn check_type(
+    name: &str,
+    kind: &str,
+    declaration: &Mapping,
+    value: Value,
+) -> Result<Value, String> {
     let wrong = |expected: &str| {
         Err(format!(
             "argument `{name}` must be {expected}, got {}",

@@ -23,7 +23,10 @@ const NOT_SIMULATED_STEPS: [(&str, &str); 9] = [
     ("store_test_results", "test results are not simulated"),
     ("setup_remote_docker", "remote Docker is not simulated"),
     ("add_ssh_keys", "SSH keys are not simulated"),
-    ("deploy", "the deprecated `deploy` step is not simulated; use `run`"),
+    (
+        "deploy",
+        "the deprecated `deploy` step is not simulated; use `run`",
+    ),
 ];
 
 /// Keys a `run` map may carry that keyless-runner honours.
@@ -72,9 +75,11 @@ impl StepExpander<'_> {
             let at = format!("{at}[{index}]");
             match item {
                 Value::Sequence(_) => self.expand(item, &at, depth, output)?,
-                Value::String(name) => self.expand_named(name, &Mapping::new(), &at, depth, output)?,
+                Value::String(name) => {
+                    self.expand_named(name, &Mapping::new(), &at, depth, output)?
+                }
                 Value::Mapping(step) if step.len() == 1 => {
-                    let (key, body) = step.iter().next().map(|(key, body)| (key, body)).ok_or_else(
+                    let (key, body) = step.iter().next().ok_or_else(
                         // The guard above proves the mapping has one entry.
                         || self.config.invalid(&at, "empty step"),
                     )?;
@@ -89,7 +94,11 @@ impl StepExpander<'_> {
                         "a step must be a single key (`run`, `checkout`, a command name, …)",
                     ));
                 }
-                _ => return Err(self.config.invalid(&at, "a step must be a string or a mapping")),
+                _ => {
+                    return Err(self
+                        .config
+                        .invalid(&at, "a step must be a string or a mapping"));
+                }
             }
         }
         Ok(())
@@ -124,11 +133,16 @@ impl StepExpander<'_> {
             });
             return Ok(());
         }
-        let Some(command) = self.config.section("commands").and_then(|commands| commands.get(name))
+        let Some(command) = self
+            .config
+            .section("commands")
+            .and_then(|commands| commands.get(name))
         else {
             return Err(self.config.invalid(
                 at,
-                format!("unknown step or command `{name}` (not in `commands`, not a built-in step)"),
+                format!(
+                    "unknown step or command `{name}` (not in `commands`, not a built-in step)"
+                ),
             ));
         };
         let command_at = format!("commands.{name}");
@@ -141,8 +155,8 @@ impl StepExpander<'_> {
         let body = command
             .get("steps")
             .ok_or_else(|| self.config.invalid(&command_at, "a command needs `steps`"))?;
-        let body = interpolate(body, &scope)
-            .map_err(|error| self.config.invalid(&command_at, error.0))?;
+        let body =
+            interpolate(body, &scope).map_err(|error| self.config.invalid(&command_at, error.0))?;
         self.expand(&body, &format!("{command_at}.steps"), depth + 1, output)
     }
 
@@ -161,12 +175,15 @@ impl StepExpander<'_> {
                 Ok(())
             }
             "when" | "unless" => {
-                let body = body
-                    .as_mapping()
-                    .ok_or_else(|| self.config.invalid(at, format!("`{name}` needs `condition` and `steps`")))?;
+                let body = body.as_mapping().ok_or_else(|| {
+                    self.config
+                        .invalid(at, format!("`{name}` needs `condition` and `steps`"))
+                })?;
                 let condition = body.get("condition").unwrap_or(&Value::Null);
-                let truth = evaluate_condition(condition)
-                    .map_err(|message| self.config.invalid(&format!("{at}.{name}.condition"), message))?;
+                let truth = evaluate_condition(condition).map_err(|message| {
+                    self.config
+                        .invalid(&format!("{at}.{name}.condition"), message)
+                })?;
                 if truth == (name == "when") {
                     let steps = body.get("steps").unwrap_or(&Value::Null);
                     self.expand(steps, &format!("{at}.{name}.steps"), depth, output)?;
@@ -178,10 +195,9 @@ impl StepExpander<'_> {
                     Value::Mapping(arguments) => arguments.clone(),
                     Value::Null => Mapping::new(),
                     _ => {
-                        return Err(self.config.invalid(
-                            at,
-                            format!("the arguments of `{name}` must be a mapping"),
-                        ));
+                        return Err(self
+                            .config
+                            .invalid(at, format!("the arguments of `{name}` must be a mapping")));
                     }
                 };
                 self.expand_named(name, &arguments, at, depth, output)
@@ -200,7 +216,11 @@ impl StepExpander<'_> {
                     .ok_or_else(|| self.config.invalid(at, "`run` needs a `command`"))?;
                 (command, fields.clone())
             }
-            _ => return Err(self.config.invalid(at, "`run` must be a command or a mapping")),
+            _ => {
+                return Err(self
+                    .config
+                    .invalid(at, "`run` must be a command or a mapping"));
+            }
         };
         let name = fields
             .get("name")
@@ -208,9 +228,8 @@ impl StepExpander<'_> {
             .unwrap_or_else(|| command.lines().next().unwrap_or("").trim().to_string());
         for key in fields.keys().filter_map(Value::as_str) {
             if !RUN_KEYS.contains(&key) {
-                self.notices.push(format!(
-                    "step \"{name}\": `{key}` is not simulated"
-                ));
+                self.notices
+                    .push(format!("step \"{name}\": `{key}` is not simulated"));
             }
         }
         let environment = environment_list(fields.get("environment"))
@@ -229,7 +248,12 @@ impl StepExpander<'_> {
         let background = match fields.get("background") {
             None => false,
             Some(Value::Bool(flag)) => *flag,
-            Some(_) => return Err(self.config.invalid(&format!("{at}.background"), "`background` must be a boolean")),
+            Some(_) => {
+                return Err(self.config.invalid(
+                    &format!("{at}.background"),
+                    "`background` must be a boolean",
+                ));
+            }
         };
         let no_output_timeout = match fields.get("no_output_timeout").and_then(scalar_text) {
             None => DEFAULT_NO_OUTPUT_TIMEOUT,

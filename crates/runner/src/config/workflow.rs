@@ -122,15 +122,20 @@ impl Config {
         for key in workflow.keys().filter_map(Value::as_str) {
             match key {
                 "jobs" | "when" | "unless" => {}
-                "triggers" => notices.push("workflow `triggers` (schedules) are not simulated".into()),
+                "triggers" => {
+                    notices.push("workflow `triggers` (schedules) are not simulated".into())
+                }
                 other => notices.push(format!("workflow key `{other}` is not simulated")),
             }
         }
         for (key, runs_when) in [("when", true), ("unless", false)] {
             if let Some(condition) = workflow.get(key) {
-                let truth = evaluate_workflow_condition(self, condition, pipeline, &format!("{at}.{key}"))?;
+                let truth =
+                    evaluate_workflow_condition(self, condition, pipeline, &format!("{at}.{key}"))?;
                 if truth != runs_when {
-                    notices.push(format!("workflow `{key}` condition says this workflow does not run"));
+                    notices.push(format!(
+                        "workflow `{key}` condition says this workflow does not run"
+                    ));
                     return Ok(WorkflowPlan {
                         name: name.to_string(),
                         jobs: Vec::new(),
@@ -158,11 +163,17 @@ impl Config {
                     let key = key
                         .as_str()
                         .ok_or_else(|| self.invalid(&entry_at, "a job name must be a string"))?;
-                    (key.to_string(), fields.as_mapping().cloned().unwrap_or_default())
+                    (
+                        key.to_string(),
+                        fields.as_mapping().cloned().unwrap_or_default(),
+                    )
                 }
                 _ => return Err(self.invalid(&entry_at, "a workflow job is a name or `name: {…}`")),
             };
-            let job_name = fields.get("name").and_then(scalar_text).unwrap_or_else(|| key.clone());
+            let job_name = fields
+                .get("name")
+                .and_then(scalar_text)
+                .unwrap_or_else(|| key.clone());
             let requires = requirements(&fields, &mut notices, &job_name);
             let contexts = match fields.get("context") {
                 None | Some(Value::Null) => Vec::new(),
@@ -205,7 +216,10 @@ impl Config {
                 invocation,
             };
             match skip_reason {
-                Some(reason) => filtered.push(FilteredJob { name: job.name, reason }),
+                Some(reason) => filtered.push(FilteredJob {
+                    name: job.name,
+                    reason,
+                }),
                 None => candidates.push(job),
             }
         }
@@ -235,7 +249,10 @@ impl Config {
             if let Some(unknown) = job.requires.iter().find(|name| !known.contains(name)) {
                 return Err(self.invalid(
                     at,
-                    format!("job `{}` requires `{unknown}`, which is not in this workflow", job.name),
+                    format!(
+                        "job `{}` requires `{unknown}`, which is not in this workflow",
+                        job.name
+                    ),
                 ));
             }
         }
@@ -283,7 +300,8 @@ impl Config {
         job: &WorkflowJob,
         pipeline: &PipelineValues,
     ) -> Result<ResolvedJob, ConfigError> {
-        let mut resolved = self.resolve_job_invocation(&job.definition, &job.invocation, pipeline)?;
+        let mut resolved =
+            self.resolve_job_invocation(&job.definition, &job.invocation, pipeline)?;
         resolved.notices.extend(job.notices.iter().cloned());
         Ok(resolved)
     }
@@ -318,22 +336,28 @@ fn filter_rejection(filters: Option<&Value>, git_ref: &GitRef) -> Result<Option<
         GitRef::Tag(tag) => ("tags", tag.as_str(), "tag"),
         GitRef::None => ("branches", "", "branch"),
     };
-    let Some(rules) = filters.and_then(|filters| filters.get(section)).and_then(Value::as_mapping)
+    let Some(rules) = filters
+        .and_then(|filters| filters.get(section))
+        .and_then(Value::as_mapping)
     else {
         return Ok(match git_ref {
             GitRef::Tag(tag) => Some(format!("runs for tag `{tag}` only with a `tags` filter")),
             _ => None,
         });
     };
-    if let Some(only) = rules.get("only") {
-        if !patterns_match(only, name)? {
-            return Ok(Some(format!("{kind} `{name}` is not in `filters.{section}.only`")));
-        }
+    if let Some(only) = rules.get("only")
+        && !patterns_match(only, name)?
+    {
+        return Ok(Some(format!(
+            "{kind} `{name}` is not in `filters.{section}.only`"
+        )));
     }
-    if let Some(ignore) = rules.get("ignore") {
-        if patterns_match(ignore, name)? {
-            return Ok(Some(format!("{kind} `{name}` matches `filters.{section}.ignore`")));
-        }
+    if let Some(ignore) = rules.get("ignore")
+        && patterns_match(ignore, name)?
+    {
+        return Ok(Some(format!(
+            "{kind} `{name}` matches `filters.{section}.ignore`"
+        )));
     }
     Ok(None)
 }
