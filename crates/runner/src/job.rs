@@ -7,48 +7,13 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use crate::config::{ConfigError, GitRef, PipelineValues, ResolvedJob, RunStep, RunWhen, Step};
+use crate::config::{ConfigError, PipelineValues, ResolvedJob, RunStep, RunWhen, Step};
 use crate::environment::{Environment, JobFacts, builtin_variables, is_withheld_from_steps};
 use crate::issuer::{IssuerClient, IssuerError, StartJobRequest, StartedJob, Vcs};
 use crate::report::{JobRecord, Reporter, Status, StepRecord, TokenRecord};
+use crate::settings::{DEFAULT_WORKING_DIRECTORY, RunSettings, pipeline_values};
 use crate::step::{StepContext, default_shell, run_step, step_directory};
 use crate::{aws, shim, token};
-
-/// CircleCI's default `working_directory`.
-pub const DEFAULT_WORKING_DIRECTORY: &str = "~/project";
-
-/// Settings shared by every job of a run.
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    /// The issuer's base URL.
-    pub issuer_url: String,
-    /// The runner token.
-    pub runner_token: String,
-    /// Project id or slug.
-    pub project: String,
-    /// User id or login.
-    pub user: Option<String>,
-    /// The pipeline's ref.
-    pub git_ref: GitRef,
-    /// Repository without scheme.
-    pub origin: Option<String>,
-    /// Commit SHA.
-    pub sha: Option<String>,
-    /// Fork build.
-    pub fork: bool,
-    /// SSH rerun.
-    pub ssh_rerun: bool,
-    /// Contexts added to every job.
-    pub extra_contexts: Vec<String>,
-    /// `--aws-role-arn`.
-    pub aws_role_arn: Option<String>,
-    /// The local working tree standing in for the checkout.
-    pub working_tree: PathBuf,
-    /// This executable, for the `circleci` wrapper.
-    pub runner_executable: PathBuf,
-    /// Pipeline parameters (`pipeline.parameters.*`).
-    pub pipeline_parameters: serde_norway::Mapping,
-}
 
 /// The job to run and where it sits in its workflow.
 pub struct JobPlan<'a> {
@@ -76,47 +41,6 @@ pub enum JobError {
     /// The job's temporary directory could not be prepared.
     #[error("cannot prepare the job's temporary directory: {0}")]
     TemporaryDirectory(std::io::Error),
-}
-
-/// Pipeline values before the issuer has assigned a pipeline (used to check a configuration
-/// before anything starts).
-pub fn provisional_pipeline(settings: &RunSettings) -> PipelineValues {
-    pipeline_values(settings, "00000000-0000-0000-0000-000000000000", 0)
-}
-
-/// The pipeline values for a pipeline id and number.
-fn pipeline_values(settings: &RunSettings, id: &str, number: u64) -> PipelineValues {
-    let origin = settings.origin.clone().unwrap_or_default();
-    let project_type = match origin.split('/').next().unwrap_or("") {
-        "github.com" => "github",
-        "bitbucket.org" => "bitbucket",
-        "gitlab.com" => "gitlab",
-        _ => "",
-    };
-    let (branch, tag) = match &settings.git_ref {
-        GitRef::Branch(branch) => (branch.clone(), String::new()),
-        GitRef::Tag(tag) => (String::new(), tag.clone()),
-        GitRef::None => (String::new(), String::new()),
-    };
-    PipelineValues {
-        id: id.to_string(),
-        number,
-        project_git_url: if origin.is_empty() {
-            String::new()
-        } else {
-            format!("https://{origin}")
-        },
-        project_type: project_type.to_string(),
-        git_branch: branch,
-        git_tag: tag,
-        git_revision: settings.sha.clone().unwrap_or_default(),
-        trigger_source: if settings.git_ref == GitRef::None {
-            "api".into()
-        } else {
-            "webhook".into()
-        },
-        parameters: settings.pipeline_parameters.clone(),
-    }
 }
 
 /// Runs a job start to finish. `Err` only when the job never started; once started, the job

@@ -19,6 +19,7 @@ pub mod job;
 pub mod mask;
 pub mod report;
 pub mod run;
+pub mod settings;
 pub mod shim;
 pub mod step;
 pub mod token;

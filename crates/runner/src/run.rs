@@ -10,9 +10,10 @@ use tokio::sync::watch;
 
 use crate::cli::{DEFAULT_BRANCH, RunArgs};
 use crate::config::{Config, GitRef, WorkflowPlan};
-use crate::job::{JobPlan, RunSettings, provisional_pipeline, run_job};
+use crate::job::{JobPlan, run_job};
 use crate::mask::Masker;
 use crate::report::{FilteredRecord, JobRecord, Reporter, RunRecord, Status};
+use crate::settings::{RunSettings, provisional_pipeline};
 
 /// Exit status when every job succeeded.
 pub const EXIT_SUCCESS: i32 = 0;

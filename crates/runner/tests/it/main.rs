@@ -3,6 +3,7 @@
 
 mod config;
 mod jobs;
+mod lifecycle;
 mod oidc;
 mod support;
 mod workflows;
