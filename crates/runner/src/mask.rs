@@ -21,6 +21,12 @@ pub struct Masker {
 impl Masker {
     /// Adds a secret to mask from now on.
     pub fn add(&self, secret: &str) {
+        // Output is masked line by line, so each line of a multi-line secret is a secret too.
+        if secret.trim().contains('\n') {
+            for line in secret.lines() {
+                self.add(line);
+            }
+        }
         let secret = secret.trim();
         if secret.len() < MINIMUM_SECRET_LENGTH
             || matches!(secret, "true" | "True" | "false" | "False")

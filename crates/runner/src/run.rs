@@ -12,7 +12,7 @@ use crate::cli::{DEFAULT_BRANCH, RunArgs};
 use crate::config::{Config, GitRef, WorkflowPlan};
 use crate::job::{JobPlan, run_job};
 use crate::mask::Masker;
-use crate::report::{FilteredRecord, JobRecord, Reporter, RunRecord, Status};
+use crate::report::{FilteredRecord, JobRecord, OutputFormat, Reporter, RunRecord, Status};
 use crate::settings::{RunSettings, provisional_pipeline};
 
 /// Exit status when every job succeeded.
@@ -37,6 +37,12 @@ pub async fn run(arguments: RunArgs) -> i32 {
         Err(message) => {
             let message = reporter.masker().mask(&message);
             eprintln!("keyless-runner: {message}");
+            if reporter.format() == OutputFormat::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "status": "error", "error": message })
+                );
+            }
             EXIT_RUNNER_ERROR
         }
     }
@@ -184,6 +190,19 @@ async fn run_checked(arguments: RunArgs, reporter: &Reporter) -> Result<i32, Str
         config
             .resolve_job(job_name, &provisional)
             .map_err(|error| error.to_string())?;
+        for (workflow_name, contexts) in config.workflow_contexts_of(job_name) {
+            let missing: Vec<&String> = contexts
+                .iter()
+                .filter(|context| !settings.extra_contexts.contains(context))
+                .collect();
+            if !missing.is_empty() {
+                let notice = format!(
+                    "workflow `{workflow_name}` gives job `{job_name}` the context(s) {missing:?}; --job runs it with --context only (add --context, or use --workflow {workflow_name})"
+                );
+                reporter.notice(&notice);
+                record.notices.push(notice);
+            }
+        }
         let resolve = |pipeline: &_| config.resolve_job(job_name, pipeline);
         let plan = JobPlan {
             name: job_name.clone(),

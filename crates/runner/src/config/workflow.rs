@@ -294,6 +294,40 @@ impl Config {
         Ok(ordered)
     }
 
+    /// The contexts each workflow gives the job defined as `definition` (for a note when
+    /// `--job` runs it without them).
+    pub fn workflow_contexts_of(&self, definition: &str) -> Vec<(String, Vec<String>)> {
+        let mut found = Vec::new();
+        for workflow in self.workflow_names() {
+            let entries = self
+                .section("workflows")
+                .and_then(|workflows| workflows.get(workflow.as_str()))
+                .and_then(|body| body.get("jobs"))
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default();
+            for entry in entries {
+                let Some((key, fields)) =
+                    entry.as_mapping().and_then(|mapping| mapping.iter().next())
+                else {
+                    continue;
+                };
+                if key.as_str() != Some(definition) {
+                    continue;
+                }
+                let contexts: Vec<String> = match fields.get("context") {
+                    Some(Value::Sequence(items)) => items.iter().filter_map(scalar_text).collect(),
+                    Some(other) => scalar_text(other).into_iter().collect(),
+                    None => Vec::new(),
+                };
+                if !contexts.is_empty() {
+                    found.push((workflow.clone(), contexts));
+                }
+            }
+        }
+        found
+    }
+
     /// Expands a planned workflow job.
     pub fn resolve_workflow_job(
         &self,

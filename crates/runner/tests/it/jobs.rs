@@ -345,12 +345,16 @@ async fn a_silent_step_hits_its_no_output_timeout() {
 #[tokio::test]
 async fn tokens_and_context_secrets_are_masked_in_text_and_json() {
     let issuer = FakeIssuer::start(IssuerBehaviour {
-        context_environment: serde_json::json!({"DEPLOY_KEY": "context-secret-value", "SHORT": "abc"}),
+        context_environment: serde_json::json!({
+            "DEPLOY_KEY": "context-secret-value",
+            "SHORT": "abc",
+            "PEM": "-----BEGIN KEY-----\nsecretline1234\n-----END KEY-----",
+        }),
         ..IssuerBehaviour::default()
     })
     .await;
     let project = Project::with_config(
-        "version: 2.1\njobs:\n  leak:\n    docker: [{image: x}]\n    steps:\n      - run: |\n          echo \"v1=$CIRCLE_OIDC_TOKEN\"\n          echo \"v2=$CIRCLE_OIDC_TOKEN_V2\" >&2\n          echo \"key=$DEPLOY_KEY short=$SHORT\"\n          echo \"$CIRCLE_OIDC_TOKEN\" > token.txt\n",
+        "version: 2.1\njobs:\n  leak:\n    docker: [{image: x}]\n    steps:\n      - run: |\n          echo \"v1=$CIRCLE_OIDC_TOKEN\"\n          echo \"v2=$CIRCLE_OIDC_TOKEN_V2\" >&2\n          echo \"key=$DEPLOY_KEY short=$SHORT\"\n          echo \"$PEM\"\n          echo \"$CIRCLE_OIDC_TOKEN\" > token.txt\n",
     );
     for format in ["text", "json"] {
         let output = run_runner(&project, &issuer, &["--job", "leak", "--output", format]).await;
@@ -364,6 +368,11 @@ async fn tokens_and_context_secrets_are_masked_in_text_and_json() {
             output.stdout
         );
         assert!(!output.stdout.contains(RUNNER_TOKEN));
+        assert!(
+            !output.stdout.contains("secretline1234"),
+            "{}",
+            output.stdout
+        );
         assert!(
             output.stdout.contains("v1=********************"),
             "{}",
@@ -418,6 +427,11 @@ async fn configuration_and_issuer_errors_exit_2_without_starting_a_job() {
         output.stderr
     );
     assert!(output.stderr.contains("invalid YAML"), "{}", output.stderr);
+    let output = run_runner(&project, &issuer, &["--job", "build", "--output", "json"]).await;
+    assert_eq!(output.code, 2);
+    let report: Value = serde_json::from_str(&output.stdout).unwrap();
+    assert_eq!(report["status"], "error");
+    assert!(report["error"].as_str().unwrap().contains("invalid YAML"));
     let project = Project::with_config(ENVIRONMENT_JOB);
     let mut command = runner_command(&project, &issuer, &["--job", "deploy"]);
     command.args(["--runner-token", "wrong-token-xyz"]);
@@ -425,4 +439,34 @@ async fn configuration_and_issuer_errors_exit_2_without_starting_a_job() {
     assert_eq!(output.status.code(), Some(2));
     assert!(issuer.start_requests().await.len() <= 1);
     assert!(issuer.bodies("/finish").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_single_job_run_says_which_workflow_contexts_it_lacks() {
+    let issuer = FakeIssuer::start(IssuerBehaviour {
+        refusal: Some("context_required"),
+        ..IssuerBehaviour::default()
+    })
+    .await;
+    let project = Project::with_config(include_str!("../../../../examples/circleci/config.yml"));
+    let output = run_runner(
+        &project,
+        &issuer,
+        &["--job", "oidc-job", "--output", "json"],
+    )
+    .await;
+    let report: Value = serde_json::from_str(&output.stdout).unwrap();
+    let notices = report["notices"].to_string();
+    assert!(
+        notices.contains("workflow `main` gives job `oidc-job` the context(s)"),
+        "{notices}"
+    );
+    assert_eq!(
+        issuer.start_requests().await[0]["contexts"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        report["jobs"][0]["tokens"]["refusal_code"],
+        "context_required"
+    );
 }
