@@ -63,8 +63,8 @@ pub fn builtin_variables(facts: &JobFacts<'_>) -> Vec<(String, String)> {
         (
             "CIRCLE_BUILD_URL".to_string(),
             format!(
-                "https://app.circleci.com/pipelines/{}/{}/workflows/{}/jobs/{}",
-                job.project.slug, job.pipeline_number, job.workflow_id, job.build_num
+                "https://circleci.com/{}/{}",
+                job.project.slug, job.build_num
             ),
         ),
         ("CIRCLE_NODE_INDEX".to_string(), "0".to_string()),

@@ -108,6 +108,7 @@ jobs:
       JOB_LEVEL: job
     steps:
       - checkout
+      - run: echo 'export FROM_BASH_ENV=carried' >> "$BASH_ENV"
       - run:
           name: dump environment
           command: env > "$CIRCLE_WORKING_DIRECTORY/env.txt"
@@ -205,6 +206,14 @@ async fn every_builtin_variable_agrees_with_the_token_claims() {
         "job environment overrides contexts"
     );
     assert_eq!(environment["STEP_LEVEL"], "step");
+    assert_eq!(
+        environment["FROM_BASH_ENV"], "carried",
+        "BASH_ENV carries exports between steps"
+    );
+    assert_eq!(
+        environment["CIRCLE_BUILD_URL"],
+        "https://circleci.com/gh/acme/widgets/42"
+    );
     assert!(!environment.contains_key("KEYLESS_RUNNER_RUNNER_TOKEN"));
     assert!(
         environment["PATH"]
