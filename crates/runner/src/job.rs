@@ -151,7 +151,7 @@ async fn run_started_job(
     for notice in &job.notices {
         reporter.notice(notice);
     }
-    let tokens = token_record(started);
+    let tokens = TokenRecord::from_job(started);
     let now = aws::now_seconds();
     match (&started.oidc_token, &started.oidc_token_v2) {
         (Some(v1), Some(v2)) if started.tokens.granted => {
@@ -474,31 +474,4 @@ fn simple_record(name: &str, kind: &str, status: Status, reason: Option<String>)
 fn skipped(name: &str, kind: &str, reporter: &Reporter, reason: &str) -> StepRecord {
     reporter.line(&format!("── step: {name} — skipped: {reason}"));
     simple_record(name, kind, Status::Skipped, Some(reason.to_string()))
-}
-
-/// The token part of the job record.
-fn token_record(started: &StartedJob) -> TokenRecord {
-    let claim = |token: &Option<String>, name: &str| {
-        token
-            .as_deref()
-            .and_then(token::payload)
-            .and_then(|claims| claims.get(name).cloned())
-    };
-    TokenRecord {
-        granted: started.tokens.granted,
-        refusal_code: started
-            .tokens
-            .refusal
-            .as_ref()
-            .map(|refusal| refusal.code.clone()),
-        refusal_message: started
-            .tokens
-            .refusal
-            .as_ref()
-            .map(|refusal| refusal.message.clone()),
-        sub: claim(&started.oidc_token, "sub").and_then(|sub| sub.as_str().map(str::to_string)),
-        sub_v2: claim(&started.oidc_token_v2, "sub")
-            .and_then(|sub| sub.as_str().map(str::to_string)),
-        aud: claim(&started.oidc_token_v2, "aud"),
-    }
 }

@@ -87,6 +87,35 @@ pub struct TokenRecord {
     pub aud: Option<serde_json::Value>,
 }
 
+impl TokenRecord {
+    /// The grant and the claims worth showing, read from the issuer's job-start answer.
+    pub fn from_job(started: &crate::issuer::StartedJob) -> Self {
+        let claim = |token: &Option<String>, name: &str| {
+            token
+                .as_deref()
+                .and_then(crate::token::payload)
+                .and_then(|claims| claims.get(name).cloned())
+        };
+        Self {
+            granted: started.tokens.granted,
+            refusal_code: started
+                .tokens
+                .refusal
+                .as_ref()
+                .map(|refusal| refusal.code.clone()),
+            refusal_message: started
+                .tokens
+                .refusal
+                .as_ref()
+                .map(|refusal| refusal.message.clone()),
+            sub: claim(&started.oidc_token, "sub").and_then(|sub| sub.as_str().map(str::to_string)),
+            sub_v2: claim(&started.oidc_token_v2, "sub")
+                .and_then(|sub| sub.as_str().map(str::to_string)),
+            aud: claim(&started.oidc_token_v2, "aud"),
+        }
+    }
+}
+
 /// One job's record.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobRecord {
