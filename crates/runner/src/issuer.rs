@@ -185,11 +185,14 @@ pub struct MintedTokens {
     pub expires_at: i64,
 }
 
-/// `POST /api/v1/jobs/{id}/tokens` body for a custom token.
+/// `POST /api/v1/jobs/{id}/tokens` body for a custom token. `root_issuer` is always sent, so
+/// the issuer answers with one token; without `aud` it uses the org's or project's configured
+/// default audience.
 #[derive(Debug, Clone, Serialize)]
 pub struct CustomTokenRequest {
-    /// The audience.
-    pub aud: String,
+    /// The audience, when `--claims` sets one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
     /// Whether `iss` is the root issuer.
     pub root_issuer: bool,
 }

@@ -217,7 +217,6 @@ async fn run_started_job(
     environment.set(shim::SHIM_ISSUER_VARIABLE, &settings.issuer_url);
     environment.set(shim::SHIM_JOB_ID_VARIABLE, &started.job_id);
     environment.set(shim::SHIM_JOB_SECRET_VARIABLE, &started.job_secret);
-    environment.set(shim::SHIM_ORG_ID_VARIABLE, &started.org.id);
     // CircleCI's BASH_ENV: bash sources it before every step, so
     // `echo 'export X=1' >> "$BASH_ENV"` carries variables to later steps.
     let bash_environment = temporary.path().join("bash_env");

@@ -14,8 +14,6 @@ pub const SHIM_ISSUER_VARIABLE: &str = "KEYLESS_CIRCLECI_SHIM_ISSUER";
 pub const SHIM_JOB_ID_VARIABLE: &str = "KEYLESS_CIRCLECI_SHIM_JOB_ID";
 /// Variable holding the job secret for the shim.
 pub const SHIM_JOB_SECRET_VARIABLE: &str = "KEYLESS_CIRCLECI_SHIM_JOB_SECRET";
-/// Variable holding the org id (the default `aud`) for the shim.
-pub const SHIM_ORG_ID_VARIABLE: &str = "KEYLESS_CIRCLECI_SHIM_ORG_ID";
 
 /// Writes the `circleci` wrapper script into `bin_directory`.
 pub fn install_wrapper(bin_directory: &Path, runner_executable: &Path) -> std::io::Result<()> {
@@ -139,10 +137,6 @@ async fn mint(arguments: &[String]) -> Result<String, String> {
     let issuer = variable(SHIM_ISSUER_VARIABLE)?;
     let job_id = variable(SHIM_JOB_ID_VARIABLE)?;
     let job_secret = variable(SHIM_JOB_SECRET_VARIABLE)?;
-    let audience = match audience {
-        Some(audience) => audience,
-        None => variable(SHIM_ORG_ID_VARIABLE)?,
-    };
     let client = IssuerClient::new(&issuer).map_err(|error| error.to_string())?;
     let minted = client
         .mint_custom(

@@ -19,6 +19,7 @@ jobs:
             circleci run oidc get --root-issuer --claims "{\"aud\":\"pypi\"}" > pypi.jwt
             circleci run oidc get --claims "{\"aud\":\"${CIRCLE_ORGANIZATION_ID}\"}" > orb-retry.jwt
             circleci run oidc get --claims '{"aud": "printed"}'
+            circleci run oidc get > default-audience.jwt
 "#;
 
 #[tokio::test]
@@ -36,6 +37,7 @@ async fn circleci_run_oidc_get_mints_custom_audience_and_root_issuer_tokens() {
             json!({"aud": "pypi", "root_issuer": true}),
             json!({"aud": ORG_ID, "root_issuer": false}),
             json!({"aud": "printed", "root_issuer": false}),
+            json!({"root_issuer": false}),
         ]
     );
     let custom = claims_of(project.read("custom.jwt").trim());
@@ -50,6 +52,10 @@ async fn circleci_run_oidc_get_mints_custom_audience_and_root_issuer_tokens() {
     );
     assert_eq!(
         claims_of(project.read("orb-retry.jwt").trim())["aud"],
+        ORG_ID
+    );
+    assert_eq!(
+        claims_of(project.read("default-audience.jwt").trim())["aud"],
         ORG_ID
     );
     // Printed on stdout with one newline, unmasked, as CircleCI does (spec §1.9).

@@ -198,7 +198,8 @@ impl FakeIssuer {
                 let start = json!({"vcs": {"origin": "github.com/acme/widgets", "ref": "refs/heads/main"}, "contexts": ["ctx"]});
                 let org_issuer = format!("{PUBLIC_ISSUER}/org/{ORG_ID}");
                 let expires_at = now() + 3600 + minted as i64;
-                if let Some(aud) = body.get("aud").and_then(Value::as_str) {
+                if body.get("aud").is_some() || body.get("root_issuer").is_some() {
+                    let aud = body.get("aud").and_then(Value::as_str).unwrap_or(ORG_ID);
                     let root = body.get("root_issuer").and_then(Value::as_bool).unwrap_or(false);
                     let iss = if root { PUBLIC_ISSUER.to_string() } else { org_issuer };
                     let mut claims = job_claims(number, &start, aud, &iss, 3600, true);
