@@ -156,6 +156,7 @@ pub async fn run_step(step: &RunStep, mut context: StepContext) -> StepRecord {
     let mut last_output = Instant::now();
     let mut failure_reason = None;
     let mut canceled = false;
+    let mut output_closed = false;
     loop {
         let silence_left = if exit_status.is_some() {
             OUTPUT_DRAIN_GRACE.saturating_sub(last_output.elapsed())
@@ -163,7 +164,7 @@ pub async fn run_step(step: &RunStep, mut context: StepContext) -> StepRecord {
             step.no_output_timeout.saturating_sub(last_output.elapsed())
         };
         tokio::select! {
-            line = lines.recv() => match line {
+            line = lines.recv(), if !output_closed => match line {
                 Some(line) => {
                     last_output = Instant::now();
                     context.reporter.step_output(&context.output_prefix, &line);
@@ -172,14 +173,19 @@ pub async fn run_step(step: &RunStep, mut context: StepContext) -> StepRecord {
                     }
                 }
                 None => {
-                    if exit_status.is_none() {
-                        exit_status = child.wait().await.ok();
+                    // stdout and stderr are closed; the process may still run (and stay
+                    // silent), so the timeout and cancellation keep applying until it exits.
+                    output_closed = true;
+                    if exit_status.is_some() {
+                        break;
                     }
-                    break;
                 }
             },
             status = child.wait(), if exit_status.is_none() => {
                 exit_status = Some(status.unwrap_or_default());
+                if output_closed {
+                    break;
+                }
                 last_output = Instant::now();
             }
             () = tokio::time::sleep(silence_left) => {

@@ -337,7 +337,7 @@ async fn a_failing_step_fails_the_job_and_the_exit_status() {
 async fn a_silent_step_hits_its_no_output_timeout() {
     let issuer = FakeIssuer::start(IssuerBehaviour::default()).await;
     let project = Project::with_config(
-        "version: 2.1\njobs:\n  slow:\n    docker: [{image: x}]\n    steps:\n      - run: {name: hang, command: sleep 30, no_output_timeout: 1s}\n",
+        "version: 2.1\njobs:\n  slow:\n    docker: [{image: x}]\n    steps:\n      - run: {name: hang, command: sleep 30, no_output_timeout: 1s}\n      - run: {name: closed, command: 'exec >/dev/null 2>&1; sleep 30', no_output_timeout: 1s, when: always}\n",
     );
     let output = run_runner(&project, &issuer, &["--job", "slow", "--output", "json"]).await;
     assert_eq!(output.code, 1, "{}", output.stdout);
@@ -349,6 +349,12 @@ async fn a_silent_step_hits_its_no_output_timeout() {
         "Too long with no output (exceeded 1s): context deadline exceeded"
     );
     assert!(step["duration_ms"].as_u64().unwrap() < 15_000);
+    let closed = &report["jobs"][0]["steps"][1];
+    assert_eq!(
+        closed["status"], "failed",
+        "closing stdout does not escape the timeout"
+    );
+    assert!(closed["duration_ms"].as_u64().unwrap() < 15_000);
 }
 
 #[tokio::test]
