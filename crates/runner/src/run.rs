@@ -197,7 +197,12 @@ async fn run_checked(arguments: RunArgs, reporter: &Reporter) -> Result<i32, Str
                 .collect();
             if !missing.is_empty() {
                 let notice = format!(
-                    "workflow `{workflow_name}` gives job `{job_name}` the context(s) {missing:?}; --job runs it with --context only (add --context, or use --workflow {workflow_name})"
+                    "workflow `{workflow_name}` gives job `{job_name}` the context(s) {}; --job runs it with --context only (add --context, or use --workflow {workflow_name})",
+                    missing
+                        .iter()
+                        .map(|context| context.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
                 reporter.notice(&notice);
                 record.notices.push(notice);
