@@ -137,6 +137,7 @@ async fn run_started_job(
         settings,
         &started.pipeline_id,
         started.pipeline_number,
+        started.project.vcs_origin.as_deref(),
     ))?;
     reporter.line(&format!(
         "Job \"{}\" in project \"{}\" (build {}, job {}, workflow \"{}\" {})",

@@ -44,12 +44,22 @@ pub struct RunSettings {
 /// Pipeline values before the issuer has assigned a pipeline (used to check a configuration
 /// before anything starts).
 pub fn provisional_pipeline(settings: &RunSettings) -> PipelineValues {
-    pipeline_values(settings, "00000000-0000-0000-0000-000000000000", 0)
+    pipeline_values(settings, "00000000-0000-0000-0000-000000000000", 0, None)
 }
 
-/// The pipeline values for a pipeline id and number.
-pub(crate) fn pipeline_values(settings: &RunSettings, id: &str, number: u64) -> PipelineValues {
-    let origin = settings.origin.clone().unwrap_or_default();
+/// The pipeline values for a pipeline id and number; `project_origin` (the issuer's project
+/// repository) stands in when `--origin` was not given.
+pub(crate) fn pipeline_values(
+    settings: &RunSettings,
+    id: &str,
+    number: u64,
+    project_origin: Option<&str>,
+) -> PipelineValues {
+    let origin = match (&settings.origin, settings.git_ref == GitRef::None) {
+        (_, true) => String::new(),
+        (Some(origin), false) => origin.clone(),
+        (None, false) => project_origin.unwrap_or_default().to_string(),
+    };
     let project_type = match origin.split('/').next().unwrap_or("") {
         "github.com" => "github",
         "bitbucket.org" => "bitbucket",
