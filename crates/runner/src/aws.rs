@@ -128,3 +128,16 @@ pub fn start(
     });
     Ok(TokenFile { path, refresher })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_keep_what_aws_accepts() {
+        assert_eq!(session_name("deploy-app"), "deploy-app");
+        assert_eq!(session_name("build & test/unit"), "build---test-unit");
+        assert_eq!(session_name("x"), "CircleCI-x");
+        assert_eq!(session_name(&"a".repeat(100)).len(), 64);
+    }
+}

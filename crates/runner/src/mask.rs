@@ -59,3 +59,23 @@ impl Masker {
         output
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_longest_first_and_short_values_are_not() {
+        let masker = Masker::default();
+        masker.add("abc");
+        masker.add("true");
+        masker.add("secret");
+        masker.add("secret-with-suffix");
+        assert_eq!(
+            masker.mask("abc true secret-with-suffix secret"),
+            format!("abc true {MASK} {MASK}")
+        );
+        masker.add("line-one\nline-two");
+        assert_eq!(masker.mask("line-two"), MASK);
+    }
+}

@@ -281,3 +281,29 @@ pub fn step_directory(
         working_tree.join(path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_directories_map_the_job_directory_onto_the_working_tree() {
+        let tree = Path::new("/work/tree");
+        let home = Some(Path::new("/home/me"));
+        let resolve = |configured| step_directory(configured, "~/project", tree, home);
+        assert_eq!(resolve(None), tree);
+        assert_eq!(resolve(Some("~/project")), tree);
+        assert_eq!(resolve(Some("~/project/")), tree);
+        assert_eq!(resolve(Some("~/project/web")), tree.join("web"));
+        assert_eq!(resolve(Some("web/app")), tree.join("web/app"));
+        assert_eq!(resolve(Some("~/cache")), PathBuf::from("/home/me/cache"));
+        assert_eq!(resolve(Some("/opt/tool")), PathBuf::from("/opt/tool"));
+    }
+
+    #[test]
+    fn durations_print_as_go_does_in_circleci_messages() {
+        assert_eq!(go_duration(Duration::from_secs(600)), "10m0s");
+        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration(Duration::from_secs(5)), "5s");
+    }
+}

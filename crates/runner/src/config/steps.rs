@@ -385,3 +385,34 @@ pub(crate) fn evaluate_condition(condition: &Value) -> Result<bool, String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_circleci() {
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("ten minutes"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(parse_duration("5x"), None);
+    }
+
+    #[test]
+    fn conditions_follow_circleci_truthiness() {
+        let condition = |text: &str| evaluate_condition(&serde_norway::from_str(text).unwrap());
+        assert_eq!(condition("true"), Ok(true));
+        assert_eq!(condition("\"\""), Ok(false));
+        assert_eq!(condition("0"), Ok(false));
+        assert_eq!(condition("~"), Ok(false));
+        assert_eq!(condition("{or: [false, {equal: [a, a]}]}"), Ok(true));
+        assert!(
+            condition("{matches: {pattern: x, value: y}}")
+                .unwrap_err()
+                .contains("not simulated")
+        );
+    }
+}
