@@ -164,6 +164,11 @@ async fn run_started_job(
                 "      CIRCLE_OIDC_TOKEN_V2 issued: {}",
                 token::describe(v2, now)
             ));
+            for disagreement in token::disagreements(v2, started) {
+                reporter.notice(&format!(
+                    "the issuer's token disagrees with its job: {disagreement}"
+                ));
+            }
         }
         _ => {
             let reason = started

@@ -49,3 +49,74 @@ fn human_seconds(seconds: i64) -> String {
     }
     text
 }
+
+/// The claims of `token` that disagree with the issuer's job-start answer (the built-in
+/// variables come from that answer, so a disagreement means a step would see variables that
+/// contradict its token). Empty when all agree or the token is not JWT-shaped.
+pub fn disagreements(token: &str, job: &crate::issuer::StartedJob) -> Vec<String> {
+    let Some(claims) = payload(token) else {
+        return Vec::new();
+    };
+    let expected = [
+        ("oidc.circleci.com/org-id", job.org.id.as_str()),
+        ("oidc.circleci.com/project-id", job.project.id.as_str()),
+        ("oidc.circleci.com/pipeline-id", job.pipeline_id.as_str()),
+        ("oidc.circleci.com/workflow-id", job.workflow_id.as_str()),
+        ("oidc.circleci.com/job-id", job.job_id.as_str()),
+    ];
+    expected
+        .iter()
+        .filter_map(
+            |(claim, value)| match claims.get(*claim).and_then(serde_json::Value::as_str) {
+                Some(actual) if actual == *value => None,
+                actual => Some(format!(
+                    "claim {claim} is {} but the job's is {value}",
+                    actual.unwrap_or("absent")
+                )),
+            },
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn started() -> crate::issuer::StartedJob {
+        serde_json::from_value(serde_json::json!({
+            "job_id": "j", "job_secret": "s", "build_num": 1,
+            "org": {"id": "o", "name": "acme"},
+            "project": {"id": "p", "name": "widgets", "slug": "gh/acme/widgets"},
+            "user": {"id": "u", "login": "alice"},
+            "pipeline_id": "pl", "pipeline_number": 1, "workflow_id": "w", "workflow_name": "main",
+            "tokens": {"granted": true}
+        }))
+        .unwrap()
+    }
+
+    fn token(claims: serde_json::Value) -> String {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        format!("e30.{}.c2ln", engine.encode(claims.to_string()))
+    }
+
+    #[test]
+    fn claims_are_checked_against_the_job() {
+        let agreeing = token(serde_json::json!({
+            "sub": "org/o", "aud": "o", "exp": 100,
+            "oidc.circleci.com/org-id": "o", "oidc.circleci.com/project-id": "p",
+            "oidc.circleci.com/pipeline-id": "pl", "oidc.circleci.com/workflow-id": "w",
+            "oidc.circleci.com/job-id": "j",
+        }));
+        assert!(disagreements(&agreeing, &started()).is_empty());
+        assert_eq!(describe(&agreeing, 40), "sub=org/o aud=o exp in 1m");
+        let wrong = token(serde_json::json!({"oidc.circleci.com/org-id": "x"}));
+        let found = disagreements(&wrong, &started());
+        assert_eq!(found.len(), 5);
+        assert_eq!(
+            found[0],
+            "claim oidc.circleci.com/org-id is x but the job's is o"
+        );
+        assert!(disagreements("not-a-jwt", &started()).is_empty());
+    }
+}

@@ -58,6 +58,10 @@ async fn the_announcement_job_exchanges_its_token_and_uses_the_credentials() {
         "{stdout}"
     );
     assert!(stdout.contains("✓ succeeded"), "{stdout}");
+    assert!(
+        !stdout.contains("disagrees"),
+        "the fake's tokens match its answers: {stdout}"
+    );
 
     let arguments: Vec<String> = project
         .read("aws-args-assume-role-with-web-identity.log")
