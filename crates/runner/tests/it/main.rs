@@ -1,0 +1,9 @@
+//! keyless-runner's integration tests: the configuration subset through the library, and the
+//! real binary against a wiremock issuer that follows the job API contract.
+
+mod config;
+mod jobs;
+mod lifecycle;
+mod oidc;
+mod support;
+mod workflows;
