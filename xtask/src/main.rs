@@ -1,12 +1,16 @@
 //! `cargo xtask`: the single entry point for keyless's developer chores (the cargo-xtask
 //! pattern). Each subcommand lives in its own module; none exists before it works.
 
+mod demo;
 mod python;
+mod service;
+mod stack;
 mod tidy;
+mod up;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -21,6 +25,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Chore {
+    /// Run the whole flow, narrated: a CircleCI job gets a token, assumes an AWS role with the
+    /// real AWS CLI, and a job from another project is denied, with the reason spelled out.
+    Demo,
+    /// Start the demo's stack and leave it running; print its environment as KEY=value lines.
+    Up {
+        /// Also write the environment to this file.
+        #[arg(long)]
+        env_file: Option<PathBuf>,
+    },
     /// Run every check CI runs: rustfmt, clippy (warnings denied), the tests, tidy.
     Test,
     /// Check the tree's hygiene: `//!` docs atop every .rs file, no dbg!, no trailing
@@ -28,12 +41,21 @@ enum Chore {
     Tidy,
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = workspace_root();
-    match cli.command {
+    let outcome = match cli.command {
+        Chore::Demo => demo::run(&root),
         Chore::Test => test(&root),
         Chore::Tidy => tidy::run(&root),
+        Chore::Up { env_file } => up::run(&root, env_file.as_deref()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
