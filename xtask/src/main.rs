@@ -2,6 +2,7 @@
 //! pattern). Each subcommand lives in its own module; none exists before it works.
 
 mod demo;
+mod e2e;
 mod python;
 mod service;
 mod stack;
@@ -28,13 +29,20 @@ enum Chore {
     /// Run the whole flow, narrated: a CircleCI job gets a token, assumes an AWS role with the
     /// real AWS CLI, and a job from another project is denied, with the reason spelled out.
     Demo,
+    /// Run the end-to-end suite against the real binaries with the AWS CLI and boto3.
+    E2e {
+        /// Run only the scenarios whose name contains this text.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Start the demo's stack and leave it running; print its environment as KEY=value lines.
     Up {
         /// Also write the environment to this file.
         #[arg(long)]
         env_file: Option<PathBuf>,
     },
-    /// Run every check CI runs: rustfmt, clippy (warnings denied), the tests, tidy.
+    /// Run every check CI runs: tidy, rustfmt, clippy (warnings denied), the tests, the
+    /// end-to-end suite.
     Test,
     /// Check the tree's hygiene: `//!` docs atop every .rs file, no dbg!, no trailing
     /// whitespace, no ignored or panic-expecting tests.
@@ -46,6 +54,7 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let outcome = match cli.command {
         Chore::Demo => demo::run(&root),
+        Chore::E2e { only } => e2e::run(&root, only.as_deref()),
         Chore::Test => test(&root),
         Chore::Tidy => tidy::run(&root),
         Chore::Up { env_file } => up::run(&root, env_file.as_deref()),
@@ -121,6 +130,8 @@ fn test(root: &Path) -> Result<()> {
             ("KEYLESS_AWS_CLI", python.aws_cli.as_os_str()),
         ],
     )?;
+    step("end-to-end suite (real binaries, AWS CLI, boto3)");
+    e2e::run(root, None)?;
     println!("\nall checks passed");
     Ok(())
 }
