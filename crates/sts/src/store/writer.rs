@@ -17,10 +17,13 @@ pub const MAX_WRITES_PER_COMMIT: usize = 1024;
 /// One write: runs against the connection inside the batch's transaction.
 pub type WriteJob = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
 
+/// Where a write's outcome goes.
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
 /// A queued write and the channel its outcome goes back on.
 pub struct WriteRequest {
     job: WriteJob,
-    done: oneshot::Sender<Result<(), StoreError>>,
+    done: Reply,
 }
 
 /// The sending side callers hold (inside [`super::Store`]).
@@ -87,10 +90,7 @@ fn write_loop(connection: &Mutex<Connection>, mut receiver: mpsc::UnboundedRecei
 fn commit_batch(
     connection: &mut Connection,
     batch: Vec<WriteRequest>,
-) -> (
-    Vec<Result<(), StoreError>>,
-    Vec<oneshot::Sender<Result<(), StoreError>>>,
-) {
+) -> (Vec<Result<(), StoreError>>, Vec<Reply>) {
     let mut dones = Vec::with_capacity(batch.len());
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut transaction = match connection.transaction() {

@@ -129,7 +129,7 @@ async fn subject_version_hints() {
     assert_blocking(
         &record,
         &key("sub"),
-        &[pattern.clone()],
+        std::slice::from_ref(&pattern),
         Some(vec![subject()]),
     );
     let v2 = fixture.issuer.token_with(|claims| {
@@ -165,7 +165,7 @@ async fn string_equals_with_wildcard_hint() {
     assert_blocking(
         &record,
         &key("sub"),
-        &[pattern.clone()],
+        std::slice::from_ref(&pattern),
         Some(vec![subject()]),
     );
 }
@@ -187,7 +187,7 @@ async fn case_mismatch_hint() {
     assert_blocking(
         &record,
         &key("sub"),
-        &[expected.clone()],
+        std::slice::from_ref(&expected),
         Some(vec![subject()]),
     );
 }
