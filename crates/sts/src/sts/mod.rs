@@ -6,6 +6,7 @@
 pub mod assume;
 pub mod caller;
 pub mod endpoints;
+pub mod parameters;
 pub mod record;
 
 use std::io::Write as _;

@@ -8,6 +8,7 @@ mod clients;
 mod clients_rust;
 mod clients_sts;
 mod explain;
+mod hints;
 mod issuer;
 mod persistence;
 mod router;
