@@ -6,7 +6,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, sqlite};
+use super::{OidcProvider, Role, Store, StoreError, sqlite};
 
 /// Schema for part 2 (applied with the rest of the schema at open).
 pub const SESSION_SCHEMA: &str = "
@@ -113,8 +113,10 @@ pub struct CallRecord {
 const SESSION_COLUMNS: &str = "access_key_id, secret_access_key, session_token, account_id, role_arn, assumed_role_arn, assumed_role_id, session_policy, subject, provider_arn, request_id, created_at, expires_at";
 
 fn insert_session(connection: &Connection, session: &Session) -> Result<(), StoreError> {
-    connection.execute(
+    // Cached statements: under load this runs thousands of times a second.
+    connection.prepare_cached(
         &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+    )?.execute(
         params![
             session.access_key_id,
             session.secret_access_key,
@@ -136,16 +138,18 @@ fn insert_session(connection: &Connection, session: &Session) -> Result<(), Stor
 
 fn insert_record(connection: &Connection, record: &CallRecord) -> Result<(), StoreError> {
     if let Some(decision) = &record.decision {
-        connection.execute(
+        connection.prepare_cached(
             "INSERT OR REPLACE INTO decisions (request_id, recorded_at, allowed, document) VALUES (?1, ?2, ?3, ?4)",
+        )?.execute(
             params![record.request_id, record.recorded_at, record.allowed.unwrap_or(false), decision],
         )?;
     }
     if let Some(event) = &record.event {
-        connection.execute(
-            "INSERT INTO audit_events (request_id, recorded_at, document) VALUES (?1, ?2, ?3)",
-            params![record.request_id, record.recorded_at, event],
-        )?;
+        connection
+            .prepare_cached(
+                "INSERT INTO audit_events (request_id, recorded_at, document) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![record.request_id, record.recorded_at, event])?;
     }
     Ok(())
 }
@@ -248,31 +252,42 @@ impl Store {
         .await
     }
 
+    /// The provider with exactly this URL and the role with this name, in one read (what
+    /// AssumeRoleWithWebIdentity needs).
+    pub async fn provider_and_role(
+        &self,
+        url: &str,
+        role_name: &str,
+    ) -> Result<(Option<OidcProvider>, Option<Role>), StoreError> {
+        let (url, role_name) = (url.to_owned(), role_name.to_owned());
+        self.transaction(move |tx| Ok((sqlite::provider(tx, &url)?, sqlite::role(tx, &role_name)?)))
+            .await
+    }
+
     /// The session with this access key id, expired or not.
     pub async fn session(&self, access_key_id: &str) -> Result<Option<Session>, StoreError> {
         let access_key_id = access_key_id.to_owned();
         self.transaction(move |tx| {
-            tx.query_row(
-                &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE access_key_id = ?1"),
-                params![access_key_id],
-                |row| {
-                    Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                        row.get(4)?,
-                        row.get(5)?,
-                        row.get(6)?,
-                        row.get(7)?,
-                        row.get(8)?,
-                        row.get(9)?,
-                        row.get(10)?,
-                        row.get(11)?,
-                        row.get(12)?,
-                    ))
-                },
-            )
+            tx.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE access_key_id = ?1"
+            ))?
+            .query_row(params![access_key_id], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                    row.get(9)?,
+                    row.get(10)?,
+                    row.get(11)?,
+                    row.get(12)?,
+                ))
+            })
             .optional()?
             .map(session_from)
             .transpose()

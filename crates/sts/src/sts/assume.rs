@@ -165,12 +165,12 @@ async fn run_checks(
         ));
         return Err(no_provider());
     }
-    let provider = state
+    let (provider, role) = state
         .store
-        .provider(provider_url)
+        .provider_and_role(provider_url, arn.name)
         .await
-        .map_err(|error| (Check::Provider, AwsError::from(error)))?
-        .ok_or_else(no_provider)?;
+        .map_err(|error| (Check::Provider, AwsError::from(error)))?;
+    let provider = provider.ok_or_else(no_provider)?;
     let provider_arn = provider_arn(&state.config.account_id, &provider.url);
     record.provider_arn = Some(provider_arn.clone());
     record.provider_client_ids.clone_from(&provider.client_ids);
@@ -199,11 +199,6 @@ async fn run_checks(
             AwsError::new(StatusCode::FORBIDDEN, "AccessDenied", ACCESS_DENIED_MESSAGE),
         )
     };
-    let role = state
-        .store
-        .role(arn.name)
-        .await
-        .map_err(|error| (Check::TrustPolicy, AwsError::from(error)))?;
     let Some(role) = role.filter(|role| role.path == arn.path && role.name == arn.name) else {
         record.detail = Some(format!(
             "no role {} with path {} exists in account {account}",

@@ -10,6 +10,7 @@ mod clients_sts;
 mod explain;
 mod hints;
 mod issuer;
+mod load;
 mod persistence;
 mod router;
 mod support;
