@@ -206,7 +206,7 @@ fn explain_last_denial(binaries: &Binaries, sts: &Service) -> Result<()> {
         .context("asking keyless-sts for its latest decision")?
         .body_mut()
         .read_json()?;
-    let request_id = latest["decisions"][0]["request_id"]
+    let request_id = latest[0]["request_id"]
         .as_str()
         .with_context(|| format!("no decision in {latest}"))?
         .to_owned();

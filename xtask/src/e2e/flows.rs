@@ -371,7 +371,7 @@ pub fn issuer_down(suite: &mut Suite) -> Result<()> {
         .call()?
         .body_mut()
         .read_json()?;
-    let attempts = events["events"]
+    let attempts = events
         .as_array()
         .map(|events| {
             events

@@ -311,7 +311,7 @@ impl Suite {
             .call()?
             .body_mut()
             .read_json()?;
-        Ok(listing["decisions"][0].clone())
+        Ok(listing[0].clone())
     }
 
     /// Stops keyless-sts and starts it again on the same data directory.
