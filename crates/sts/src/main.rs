@@ -59,8 +59,11 @@ enum Command {
 #[derive(Debug, Args)]
 struct ExplainArgs {
     /// The RequestId of the response to explain.
-    #[arg(required_unless_present = "token", conflicts_with_all = ["token", "role"])]
+    #[arg(required_unless_present_any = ["token", "last_denied"], conflicts_with_all = ["token", "role", "last_denied"])]
     request_id: Option<String>,
+    /// Explain the most recent refused AssumeRoleWithWebIdentity instead of a given RequestId.
+    #[arg(long, conflicts_with_all = ["token", "role"])]
+    last_denied: bool,
     /// A file holding the web identity token to evaluate (`-` for standard input).
     #[arg(long, requires = "role")]
     token: Option<PathBuf>,
@@ -251,6 +254,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let base = args.url.trim_end_matches('/');
     let client = reqwest::Client::new();
+    if args.last_denied {
+        let url = format!("{base}/_keyless/decisions?limit=1&allowed=false");
+        let response = client
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = response.status();
+        let text = response.text().await.context("cannot read the answer")?;
+        if !status.is_success() {
+            anyhow::bail!("{status}: {text}");
+        }
+        let mut records: Vec<DecisionRecord> = serde_json::from_str(&text)
+            .context("the server's answer is not a list of decisions")?;
+        let Some(record) = records.pop() else {
+            anyhow::bail!("no refused AssumeRoleWithWebIdentity is recorded");
+        };
+        print_record(&record, args.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let (response, dry_run) = match (&args.request_id, &args.token, &args.role) {
         (Some(request_id), _, _) => {
             let url = format!("{base}/_keyless/decisions/{request_id}");
@@ -296,11 +319,7 @@ async fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     }
     let record: DecisionRecord =
         serde_json::from_str(&text).context("the server's answer is not a decision")?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
-    } else {
-        print!("{}", record.render_text());
-    }
+    print_record(&record, args.json)?;
     Ok(if dry_run && !record.allowed {
         ExitCode::FAILURE
     } else {
@@ -326,6 +345,15 @@ fn lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn print_record(record: &DecisionRecord, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(record)?);
+    } else {
+        print!("{}", record.render_text());
+    }
+    Ok(())
 }
 
 #[tokio::main]

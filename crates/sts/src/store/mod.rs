@@ -334,4 +334,6 @@ impl Store {
 }
 
 #[cfg(test)]
+mod records_tests;
+#[cfg(test)]
 mod tests;

@@ -219,6 +219,18 @@ async fn the_cli_explains_a_request_id_and_a_token_without_assuming() {
         text.contains(&format!("org/{ORG}/project/p/user/{USER}")),
         "{text}"
     );
+    let last = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || explain_command(&["--last-denied", "--url", &url])
+    })
+    .await
+    .unwrap();
+    assert!(last.status.success());
+    assert_eq!(
+        String::from_utf8(last.stdout).unwrap(),
+        text,
+        "--last-denied finds the same refusal"
+    );
 
     let directory = tempfile::tempdir().unwrap();
     let token_file = directory.path().join("token");
