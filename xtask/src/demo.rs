@@ -201,11 +201,14 @@ fn run_job(
 
 /// Finds the STS's latest denial and prints its explanation with `keyless-sts explain`.
 fn explain_last_denial(binaries: &Binaries, sts: &Service) -> Result<()> {
-    let latest: Value = ureq::get(&format!("{}/_keyless/decisions?limit=1", sts.url))
-        .call()
-        .context("asking keyless-sts for its latest decision")?
-        .body_mut()
-        .read_json()?;
+    let latest: Value = ureq::get(&format!(
+        "{}/_keyless/decisions?limit=1&allowed=false",
+        sts.url
+    ))
+    .call()
+    .context("asking keyless-sts for its latest decision")?
+    .body_mut()
+    .read_json()?;
     let request_id = latest[0]["request_id"]
         .as_str()
         .with_context(|| format!("no decision in {latest}"))?

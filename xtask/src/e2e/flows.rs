@@ -30,7 +30,7 @@ pub fn announcement_flow(suite: &mut Suite) -> Result<()> {
 
 /// The `gadgets` denial is explained: the `sub` condition, expected and actual values.
 pub fn denial_is_explained(suite: &mut Suite) -> Result<()> {
-    let decision = suite.latest_decision()?;
+    let decision = suite.latest_denial()?;
     let text = decision.to_string();
     ensure!(
         text.contains("ImplicitDeny"),
@@ -174,7 +174,7 @@ pub fn v1_v2_and_branch(suite: &mut Suite) -> Result<()> {
         &["--branch", "main"],
     )?;
     on_main.expect_success_with("assumed-role/deploy-from-main/v2-main")?;
-    let decision = suite.latest_decision()?.to_string();
+    let decision = suite.latest_denial()?.to_string();
     ensure!(
         decision.contains("sub_v1_where_v2_expected"),
         "the V1 denial has no V1/V2 hint: {decision}"

@@ -305,12 +305,15 @@ impl Suite {
             .read_json()?)
     }
 
-    /// keyless-sts's most recent decision (JSON).
-    pub fn latest_decision(&self) -> Result<Value> {
-        let listing: Value = ureq::get(&format!("{}/_keyless/decisions?limit=1", self.sts.url))
-            .call()?
-            .body_mut()
-            .read_json()?;
+    /// keyless-sts's most recent denial (JSON).
+    pub fn latest_denial(&self) -> Result<Value> {
+        let listing: Value = ureq::get(&format!(
+            "{}/_keyless/decisions?limit=1&allowed=false",
+            self.sts.url
+        ))
+        .call()?
+        .body_mut()
+        .read_json()?;
         Ok(listing[0].clone())
     }
 
