@@ -208,6 +208,17 @@ pub async fn run_step(step: &RunStep, mut context: StepContext) -> StepRecord {
             }
         }
     }
+    if (canceled || failure_reason.is_some()) && !output_closed {
+        // The process was stopped: what it printed before may still be in the pipe or the
+        // channel. Keep it, waiting at most the drain grace for the pipes to close.
+        let deadline = tokio::time::Instant::now() + OUTPUT_DRAIN_GRACE;
+        while let Ok(Some(line)) = tokio::time::timeout_at(deadline, lines.recv()).await {
+            context.reporter.step_output(&context.output_prefix, &line);
+            if keep_output {
+                output.push(context.reporter.masker().mask(&line));
+            }
+        }
+    }
     if canceled {
         return record(
             Status::Canceled,

@@ -7,6 +7,7 @@
 //! `N passed, N failed` line and fails if any scenario failed.
 
 mod flows;
+mod rust_sdk;
 mod support;
 
 use std::path::Path;

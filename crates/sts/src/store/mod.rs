@@ -52,6 +52,18 @@ pub enum StoreError {
     TaskFailed(String),
 }
 
+impl StoreError {
+    /// Whether a unique key was already taken (e.g. a freshly generated access key id that
+    /// collides with a live session's: ids carry 39 random bits, as AWS's do).
+    pub fn is_duplicate_key(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::ConstraintViolation
+        )
+    }
+}
+
 /// An IAM resource tag.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tag {

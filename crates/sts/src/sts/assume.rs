@@ -35,6 +35,8 @@ pub const ACCESS_DENIED_MESSAGE: &str = "Not authorized to perform sts:AssumeRol
 pub const INCORRECT_AUDIENCE_MESSAGE: &str = "Incorrect token audience";
 /// The prefix of AWS's message for a token whose issuer has no provider.
 pub const NO_PROVIDER_MESSAGE_PREFIX: &str = "No OpenIDConnect provider found in your account for ";
+/// How many access key ids are drawn before a collision with live sessions is a failure.
+const ACCESS_KEY_ATTEMPTS: u32 = 4;
 /// The session name `/_keyless/explain` uses when none is given.
 pub const EXPLAIN_SESSION_NAME: &str = "keyless-explain";
 
@@ -408,31 +410,42 @@ pub async fn assume_role_with_web_identity(
     };
     let account_number = grant.account_id.parse::<u64>().unwrap_or(0);
     let expires_at = now + time::Duration::seconds(grant.duration_seconds);
-    let credentials = generate_session_credentials(
-        account_number,
-        system_time(expires_at),
-        &mut rand::thread_rng(),
-    );
-    let session = Session {
-        access_key_id: credentials.access_key_id,
-        secret_access_key: credentials.secret_access_key,
-        session_token: credentials.session_token,
-        account_id: grant.account_id.clone(),
-        role_arn: grant.role_arn.clone(),
-        assumed_role_arn: grant.assumed_role_arn.clone(),
-        assumed_role_id: grant.assumed_role_id.clone(),
-        session_policy: grant.session_policy.clone(),
-        subject: grant.subject.clone(),
-        provider_arn: grant.provider_arn.clone(),
-        request_id: meta.request_id.clone(),
-        created_at: now,
-        expires_at: expires_at.replace_nanosecond(0).unwrap_or(expires_at),
-    };
-    record.access_key_id = Some(session.access_key_id.clone());
-    let event = audit_event(state, meta, &record, Some((&grant, &session)));
-    let xml = result_xml(&grant, &session);
-    super::persist(state, Some(&record), Some(session), &event)
-        .await
-        .map_err(store_failure)?;
-    Ok(Some(xml))
+    let mut attempt = 1;
+    loop {
+        let credentials = generate_session_credentials(
+            account_number,
+            system_time(expires_at),
+            &mut rand::thread_rng(),
+        );
+        let session = Session {
+            access_key_id: credentials.access_key_id,
+            secret_access_key: credentials.secret_access_key,
+            session_token: credentials.session_token,
+            account_id: grant.account_id.clone(),
+            role_arn: grant.role_arn.clone(),
+            assumed_role_arn: grant.assumed_role_arn.clone(),
+            assumed_role_id: grant.assumed_role_id.clone(),
+            session_policy: grant.session_policy.clone(),
+            subject: grant.subject.clone(),
+            provider_arn: grant.provider_arn.clone(),
+            request_id: meta.request_id.clone(),
+            created_at: now,
+            expires_at: expires_at.replace_nanosecond(0).unwrap_or(expires_at),
+        };
+        record.access_key_id = Some(session.access_key_id.clone());
+        let event = audit_event(state, meta, &record, Some((&grant, &session)));
+        let xml = result_xml(&grant, &session);
+        match super::persist(state, Some(&record), Some(session), &event).await {
+            Ok(()) => return Ok(Some(xml)),
+            // A new access key id collided with a live session's: draw another.
+            Err(error) if error.is_duplicate_key() && attempt < ACCESS_KEY_ATTEMPTS => {
+                tracing::warn!(
+                    attempt,
+                    "generated access key id already in use; drawing another"
+                );
+                attempt += 1;
+            }
+            Err(error) => return Err(store_failure(error)),
+        }
+    }
 }
