@@ -33,6 +33,10 @@ const SCENARIOS: &[Scenario] = &[
         flows::boto3_flow,
     ),
     (
+        "the AWS SDK for Rust assumes the role and calls GetCallerIdentity",
+        rust_sdk::rust_sdk_flow,
+    ),
+    (
         "the web-identity credential provider path",
         flows::web_identity_provider,
     ),
