@@ -5,6 +5,7 @@ mod bench;
 mod bench_setup;
 mod ceiling;
 mod demo;
+mod e2e;
 mod load;
 mod python;
 mod service;
@@ -36,13 +37,20 @@ enum Chore {
     /// Run the whole flow, narrated: a CircleCI job gets a token, assumes an AWS role with the
     /// real AWS CLI, and a job from another project is denied, with the reason spelled out.
     Demo,
+    /// Run the end-to-end suite against the real binaries with the AWS CLI and boto3.
+    E2e {
+        /// Run only the scenarios whose name contains this text.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Start the demo's stack and leave it running; print its environment as KEY=value lines.
     Up {
         /// Also write the environment to this file.
         #[arg(long)]
         env_file: Option<PathBuf>,
     },
-    /// Run every check CI runs: rustfmt, clippy (warnings denied), the tests, tidy.
+    /// Run every check CI runs: tidy, rustfmt, clippy (warnings denied), the tests, the
+    /// end-to-end suite.
     Test,
     /// Check the tree's hygiene: `//!` docs atop every .rs file, no dbg!, no trailing
     /// whitespace, no ignored or panic-expecting tests.
@@ -55,6 +63,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Chore::Bench(options) => bench::run(&root, &options),
         Chore::Demo => demo::run(&root),
+        Chore::E2e { only } => e2e::run(&root, only.as_deref()),
         Chore::Test => test(&root),
         Chore::Tidy => tidy::run(&root),
         Chore::Up { env_file } => up::run(&root, env_file.as_deref()),
@@ -130,6 +139,8 @@ fn test(root: &Path) -> Result<()> {
             ("KEYLESS_AWS_CLI", python.aws_cli.as_os_str()),
         ],
     )?;
+    step("end-to-end suite (real binaries, AWS CLI, boto3)");
+    e2e::run(root, None)?;
     step("bench smoke run: every scenario for a moment, checking responses, not speed");
     bench::smoke(root)?;
     println!("\nall checks passed");

@@ -261,9 +261,18 @@ pub fn create_platform(issuer: &Service, admin_token: &str) -> Result<Platform> 
         other_project_id,
         other_project_slug,
         runner_token: string_field(&runner, "token")?,
-        signing_kid: string_field(&keys, "active_kid")?,
+        signing_kid: active_kid(&keys)?,
         published_keys: jwks["keys"].as_array().map_or(0, Vec::len),
     })
+}
+
+/// The kid of the active key in `GET /api/v1/admin/keys`'s `{"keys":[{"kid","state"}…]}`.
+fn active_kid(keys: &Value) -> Result<String> {
+    keys["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|key| key["state"] == "active"))
+        .map(|key| string_field(key, "kid"))
+        .with_context(|| format!("no active key in {keys}"))?
 }
 
 /// A string member of a JSON object, or an error naming it.

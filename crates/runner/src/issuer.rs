@@ -1,4 +1,4 @@
-//! The client side of the keyless issuer's job API (`notes/JOB_API.md`): start a job with the
+//! The client side of the keyless issuer's job API (`docs/issuer.md`): start a job with the
 //! runner token, mint tokens and finish the job with the job secret.
 
 use std::time::Duration;

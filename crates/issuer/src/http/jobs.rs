@@ -1,4 +1,4 @@
-//! The job API (`notes/JOB_API.md`, `docs/issuer.md`): start a job with a runner token; mint
+//! The job API (`docs/issuer.md`): start a job with a runner token; mint
 //! tokens and finish with the job secret.
 
 use axum::Json;

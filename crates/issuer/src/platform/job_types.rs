@@ -1,4 +1,4 @@
-//! The job API's request and response bodies (`notes/JOB_API.md`): field names and shapes are
+//! The job API's request and response bodies (the job API in `docs/issuer.md`): field names and shapes are
 //! a contract with keyless-runner and the xtask; fields may be added, never renamed or removed.
 
 use keyless_claims::{
@@ -94,7 +94,7 @@ pub struct TokenGrant {
     pub refusal: Option<Refusal>,
 }
 
-/// The 201 answer to `POST /api/v1/jobs` (`notes/JOB_API.md`).
+/// The 201 answer to `POST /api/v1/jobs` (the job API in `docs/issuer.md`).
 #[derive(Debug, Clone, Serialize)]
 pub struct StartedJob {
     /// The job id.

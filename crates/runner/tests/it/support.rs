@@ -1,4 +1,4 @@
-//! A fake keyless issuer on wiremock that follows `notes/JOB_API.md`, JWT-shaped tokens whose
+//! A fake keyless issuer on wiremock that follows the job API in `docs/issuer.md`, JWT-shaped tokens whose
 //! claims match its answers, and a helper that runs the real `keyless-runner` binary.
 
 use std::path::{Path, PathBuf};

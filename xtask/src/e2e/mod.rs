@@ -1,0 +1,92 @@
+//! `cargo xtask e2e`: the integration suite against the real binaries and real AWS clients.
+//!
+//! One stack (issuer, STS, org with two projects and a context, the org's provider and the
+//! demo's role) is booted for the suite; each scenario adds what it needs (roles, settings,
+//! jobs), runs the AWS CLI, boto3 or `keyless-runner` with its own `HOME` (the AWS CLI caches
+//! web-identity credentials there), and asserts on what came back. The suite ends with a
+//! `N passed, N failed` line and fails if any scenario failed.
+
+mod flows;
+mod support;
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+
+use support::Suite;
+
+/// A scenario: a name and the function that runs it.
+type Scenario = (&'static str, fn(&mut Suite) -> Result<()>);
+
+/// Every scenario, in the order they run (the restart and issuer-down ones last: they stop
+/// services).
+const SCENARIOS: &[Scenario] = &[
+    (
+        "announcement flow with the AWS CLI",
+        flows::announcement_flow,
+    ),
+    ("a denial and its explanation", flows::denial_is_explained),
+    (
+        "boto3 assumes the role and calls GetCallerIdentity",
+        flows::boto3_flow,
+    ),
+    (
+        "the web-identity credential provider path",
+        flows::web_identity_provider,
+    ),
+    (
+        "a custom aud from circleci run oidc get",
+        flows::custom_audience,
+    ),
+    (
+        "V1 vs V2 sub and the branch restriction",
+        flows::v1_v2_and_branch,
+    ),
+    (
+        "the project-id condition key",
+        flows::project_id_condition_key,
+    ),
+    ("the context rule on and off", flows::context_rule),
+    ("key rotation while jobs run", flows::key_rotation),
+    (
+        "an STS restart keeps sessions",
+        flows::sts_restart_keeps_sessions,
+    ),
+    ("the issuer down", flows::issuer_down),
+];
+
+/// Runs every scenario (or those whose name contains `filter`).
+pub fn run(root: &Path, filter: Option<&str>) -> Result<()> {
+    let started = Instant::now();
+    let mut suite = Suite::start(root)?;
+    let (mut passed, mut failed) = (0, 0);
+    for (name, scenario) in SCENARIOS {
+        if filter.is_some_and(|filter| !name.contains(filter)) {
+            continue;
+        }
+        let scenario_started = Instant::now();
+        match scenario(&mut suite) {
+            Ok(()) => {
+                passed += 1;
+                println!(
+                    "e2e: ok     {name} ({:.1}s)",
+                    scenario_started.elapsed().as_secs_f64()
+                );
+            }
+            Err(error) => {
+                failed += 1;
+                println!("e2e: FAILED {name}: {error:#}");
+            }
+        }
+    }
+    println!(
+        "e2e: {passed} passed, {failed} failed in {:.1}s (logs in {})",
+        started.elapsed().as_secs_f64(),
+        suite.work_dir.display()
+    );
+    if failed > 0 {
+        bail!("{failed} end-to-end scenario(s) failed");
+    }
+    Ok(())
+}
