@@ -10,6 +10,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::store::StoreLocation;
+use crate::verify::VerifierConfig;
 
 /// The account every entity lives in unless configured otherwise (AWS documentation's example).
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
@@ -22,6 +23,14 @@ pub const DEFAULT_ADMIN_SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiC
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How long one request may take before the server gives up on it.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long an expired session is kept (answering `ExpiredToken`) before it is purged and its
+/// key becomes unknown (`InvalidClientTokenId`).
+pub const DEFAULT_EXPIRED_SESSION_RETENTION: Duration = Duration::from_secs(3600);
+/// How often expired sessions and surplus decisions/events are purged.
+pub const DEFAULT_PURGE_INTERVAL: Duration = Duration::from_secs(60);
+/// How many decisions, and how many audit events, are kept (newest first).
+pub const DEFAULT_MAX_RECORDS: usize = 100_000;
 
 /// A 12-digit AWS account id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +137,16 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Source of the current time.
     pub clock: Clock,
+    /// Web identity token verification: issuer map, fetch timeout, cache, skew.
+    pub verifier: VerifierConfig,
+    /// A JSON-lines file every audit event is also appended to.
+    pub audit_file: Option<PathBuf>,
+    /// How long expired sessions are kept before purging.
+    pub expired_session_retention: Duration,
+    /// How often the purge runs.
+    pub purge_interval: Duration,
+    /// How many decisions and how many audit events are kept.
+    pub max_records: usize,
 }
 
 impl Config {
@@ -142,6 +161,11 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             clock: Clock::system(),
+            verifier: VerifierConfig::default(),
+            audit_file: None,
+            expired_session_retention: DEFAULT_EXPIRED_SESSION_RETENTION,
+            purge_interval: DEFAULT_PURGE_INTERVAL,
+            max_records: DEFAULT_MAX_RECORDS,
         }
     }
 }

@@ -154,6 +154,14 @@ impl Violations {
         ));
     }
 
+    /// Records that the sensitive member `member` broke `constraint`, without its value (a
+    /// token never goes back on the wire).
+    pub fn push_sensitive(&mut self, member: &str, constraint: &str) {
+        self.items.push(format!(
+            "Value at '{member}' failed to satisfy constraint: Member must {constraint}"
+        ));
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()

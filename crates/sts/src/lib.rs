@@ -16,6 +16,8 @@
 //! - [`sessions`]: temporary credentials in AWS's formats (`ASIA…` key ids, secrets, session
 //!   tokens).
 //! - [`audit`]: CloudTrail-shaped audit events, which never hold a secret.
+//! - [`sts`]: the STS actions (AssumeRoleWithWebIdentity, GetCallerIdentity), explained
+//!   decisions and the audit log, with the `/_keyless/…` side endpoints.
 
 pub mod audit;
 pub mod bootstrap;
@@ -30,6 +32,7 @@ pub mod server;
 pub mod sessions;
 pub mod sigv4;
 pub mod store;
+pub mod sts;
 pub mod verify;
 pub mod xml;
 

@@ -1,7 +1,9 @@
 //! The `keyless-sts` binary: parses flags (each also from a `KEYLESS_STS_*` environment
 //! variable), sets up logging, binds the listener and runs the library's server until Ctrl-C or
-//! SIGTERM. `serve` is the default subcommand; `lint POLICY.json` prints static findings about a
-//! trust policy and exits non-zero on an ERROR or SECURITY_WARNING.
+//! SIGTERM. `serve` is the default subcommand and prints `keyless-sts listening on http://ADDR`
+//! on stdout once bound; `lint POLICY.json` prints static findings about a trust policy and exits
+//! non-zero on an ERROR or SECURITY_WARNING; `explain` prints a stored decision, or evaluates a
+//! token against a role without assuming it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,12 +14,17 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use keyless_sts::config::{
     AccountId, AdminCredential, Clock, Config, DEFAULT_ACCOUNT_ID, DEFAULT_ADMIN_ACCESS_KEY_ID,
-    DEFAULT_ADMIN_SECRET_ACCESS_KEY, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_ADMIN_SECRET_ACCESS_KEY, DEFAULT_EXPIRED_SESSION_RETENTION, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_RECORDS, DEFAULT_PURGE_INTERVAL, DEFAULT_REQUEST_TIMEOUT,
 };
 use keyless_sts::store::StoreLocation;
+use keyless_sts::sts::DecisionRecord;
+use keyless_sts::verify::{DEFAULT_FETCH_TIMEOUT, IssuerMapping, VerifierConfig};
 
 /// Where the server listens by default.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8566";
+/// The server `explain` asks by default.
+const DEFAULT_URL: &str = "http://127.0.0.1:8566";
 /// Where state is kept by default (relative to the working directory).
 const DEFAULT_DATA_DIR: &str = "keyless-sts-data";
 
@@ -43,6 +50,35 @@ enum Command {
     /// Report what AWS accepts but is weak or broken in a trust policy (docs/trust-policy-engine.md);
     /// exits 1 on any ERROR or SECURITY_WARNING finding.
     Lint(LintArgs),
+    /// Print the explained decision of an AssumeRoleWithWebIdentity request by its RequestId, or
+    /// (with --token and --role) evaluate a token against a role without assuming it; the
+    /// latter exits 1 when the request would be denied.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+struct ExplainArgs {
+    /// The RequestId of the response to explain.
+    #[arg(required_unless_present_any = ["token", "last_denied"], conflicts_with_all = ["token", "role", "last_denied"])]
+    request_id: Option<String>,
+    /// Explain the most recent refused AssumeRoleWithWebIdentity instead of a given RequestId.
+    #[arg(long, conflicts_with_all = ["token", "role"])]
+    last_denied: bool,
+    /// A file holding the web identity token to evaluate (`-` for standard input).
+    #[arg(long, requires = "role")]
+    token: Option<PathBuf>,
+    /// The role ARN to evaluate the token against.
+    #[arg(long, requires = "token")]
+    role: Option<String>,
+    /// RoleSessionName for the evaluation.
+    #[arg(long)]
+    session_name: Option<String>,
+    /// The keyless-sts server.
+    #[arg(long, env = "KEYLESS_STS_URL", default_value = DEFAULT_URL)]
+    url: String,
+    /// Print the decision as JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +138,30 @@ struct ServeArgs {
     /// Per-request timeout, in seconds.
     #[arg(long, env = "KEYLESS_STS_REQUEST_TIMEOUT_SECONDS", default_value_t = DEFAULT_REQUEST_TIMEOUT.as_secs())]
     request_timeout_seconds: u64,
+    /// Fetch an issuer's discovery and keys from a local address: `PUBLIC=LOCAL` URL prefixes,
+    /// e.g. `https://oidc.circleci.com=http://127.0.0.1:8555` (repeatable; comma-separated in the
+    /// environment variable). Identity, provider ARN and condition keys stay the public ones.
+    #[arg(
+        long = "issuer-map",
+        env = "KEYLESS_STS_ISSUER_MAP",
+        value_delimiter = ','
+    )]
+    issuer_map: Vec<IssuerMapping>,
+    /// Budget for fetching an issuer's discovery document and keys, in seconds (AWS: 5).
+    #[arg(long, env = "KEYLESS_STS_JWKS_FETCH_TIMEOUT_SECONDS", default_value_t = DEFAULT_FETCH_TIMEOUT.as_secs())]
+    jwks_fetch_timeout_seconds: u64,
+    /// Also append every audit event to this JSON-lines file.
+    #[arg(long, env = "KEYLESS_STS_AUDIT_FILE")]
+    audit_file: Option<PathBuf>,
+    /// How long an expired session still answers ExpiredToken before it is purged, in seconds.
+    #[arg(long, env = "KEYLESS_STS_EXPIRED_SESSION_RETENTION_SECONDS", default_value_t = DEFAULT_EXPIRED_SESSION_RETENTION.as_secs())]
+    expired_session_retention_seconds: u64,
+    /// How often expired sessions and old decisions/events are purged, in seconds.
+    #[arg(long, env = "KEYLESS_STS_PURGE_INTERVAL_SECONDS", default_value_t = DEFAULT_PURGE_INTERVAL.as_secs())]
+    purge_interval_seconds: u64,
+    /// How many decisions, and how many audit events, are kept.
+    #[arg(long, env = "KEYLESS_STS_MAX_RECORDS", default_value_t = DEFAULT_MAX_RECORDS)]
+    max_records: usize,
     /// Log line format.
     #[arg(
         long,
@@ -169,12 +229,102 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_seconds),
         clock: Clock::system(),
+        verifier: VerifierConfig {
+            issuer_map: args.issuer_map,
+            fetch_timeout: Duration::from_secs(args.jwks_fetch_timeout_seconds),
+            ..VerifierConfig::default()
+        },
+        audit_file: args.audit_file,
+        expired_session_retention: Duration::from_secs(args.expired_session_retention_seconds),
+        purge_interval: Duration::from_secs(args.purge_interval_seconds.max(1)),
+        max_records: args.max_records,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    keyless_sts::run(listener, config, shutdown_signal()).await?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let router = keyless_sts::server::app(config).await?;
+    println!("keyless-sts listening on http://{address}");
+    keyless_sts::server::serve(listener, router, shutdown_signal()).await?;
     Ok(())
+}
+
+async fn explain(args: ExplainArgs) -> anyhow::Result<ExitCode> {
+    let base = args.url.trim_end_matches('/');
+    let client = reqwest::Client::new();
+    if args.last_denied {
+        let url = format!("{base}/_keyless/decisions?limit=1&allowed=false");
+        let response = client
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = response.status();
+        let text = response.text().await.context("cannot read the answer")?;
+        if !status.is_success() {
+            anyhow::bail!("{status}: {text}");
+        }
+        let mut records: Vec<DecisionRecord> = serde_json::from_str(&text)
+            .context("the server's answer is not a list of decisions")?;
+        let Some(record) = records.pop() else {
+            anyhow::bail!("no refused AssumeRoleWithWebIdentity is recorded");
+        };
+        print_record(&record, args.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (response, dry_run) = match (&args.request_id, &args.token, &args.role) {
+        (Some(request_id), _, _) => {
+            let url = format!("{base}/_keyless/decisions/{request_id}");
+            (
+                client
+                    .get(&url)
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {url}"))?,
+                false,
+            )
+        }
+        (None, Some(token_file), Some(role)) => {
+            let token = if token_file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .context("cannot read the token from stdin")?
+            } else {
+                std::fs::read_to_string(token_file)
+                    .with_context(|| format!("cannot read {}", token_file.display()))?
+            };
+            let url = format!("{base}/_keyless/explain");
+            let body = serde_json::json!({
+                "token": token,
+                "role_arn": role,
+                "role_session_name": args.session_name,
+            });
+            (
+                client
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {url}"))?,
+                true,
+            )
+        }
+        _ => anyhow::bail!("give a REQUEST_ID, or --token FILE and --role ARN"),
+    };
+    let status = response.status();
+    let text = response.text().await.context("cannot read the answer")?;
+    if !status.is_success() {
+        anyhow::bail!("{status}: {text}");
+    }
+    let record: DecisionRecord =
+        serde_json::from_str(&text).context("the server's answer is not a decision")?;
+    print_record(&record, args.json)?;
+    Ok(if dry_run && !record.allowed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn lint(args: LintArgs) -> anyhow::Result<ExitCode> {
@@ -197,12 +347,22 @@ fn lint(args: LintArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+fn print_record(record: &DecisionRecord, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(record)?);
+    } else {
+        print!("{}", record.render_text());
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve(args)) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Some(Command::Lint(args)) => lint(args),
+        Some(Command::Explain(args)) => explain(args).await,
         None => serve(cli.serve).await.map(|()| ExitCode::SUCCESS),
     }
 }

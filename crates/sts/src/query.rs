@@ -96,6 +96,15 @@ impl QueryParams {
         Some(items)
     }
 
+    /// The `field` of each structure in the list `name` (`Name.member.N.field`, 1-based, in
+    /// order, stopping at the first gap).
+    pub fn list_of_fields(&self, name: &str, field: &str) -> Vec<String> {
+        (1..)
+            .map_while(|index| self.get(&format!("{name}.member.{index}.{field}")))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// A list of `{Key, Value}` structures (`Tags.member.N.Key`, `Tags.member.N.Value`).
     pub fn tags(&self, name: &str) -> Vec<(Option<String>, Option<String>)> {
         let mut tags = Vec::new();
@@ -219,6 +228,21 @@ impl<'a> ParamReader<'a> {
     /// Records an arbitrary violation (for rules the helpers above do not cover).
     pub fn violation(&mut self, value: Option<&str>, member: &str, constraint: &str) {
         self.violations.push(value, member, constraint);
+    }
+
+    /// Checks the length of a sensitive member (a token) without echoing its value.
+    pub fn check_sensitive_length(&mut self, value: &str, member: &str, min: usize, max: usize) {
+        let length = value.chars().count();
+        if length < min {
+            self.violations.push_sensitive(
+                member,
+                &format!("have length greater than or equal to {min}"),
+            );
+        }
+        if length > max {
+            self.violations
+                .push_sensitive(member, &format!("have length less than or equal to {max}"));
+        }
     }
 
     /// Ends reading: `Err(ValidationError)` if anything was violated.

@@ -4,14 +4,15 @@
 //! (§6.2), and answered with AWS's XML envelope, `Content-Type: text/xml` and `x-amzn-RequestId`.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderValue, Method, StatusCode, header};
 use tokio::net::TcpListener;
 
@@ -21,7 +22,9 @@ use crate::error::AwsError;
 use crate::iam::{self, IamAction};
 use crate::query::{QueryParams, Service};
 use crate::sigv4::{self, CredentialSource, SignedRequest, SigningCredential};
-use crate::store::{Store, StoreError};
+use crate::store::{Session, Store, StoreError};
+use crate::sts::{self, RequestMeta, StsAction};
+use crate::verify::TokenVerifier;
 use crate::xml;
 
 /// State shared by every request.
@@ -31,6 +34,10 @@ pub struct AppState {
     pub config: Config,
     /// All persistent state.
     pub store: Store,
+    /// The one web identity token verifier (its key cache is shared by every request).
+    pub verifier: TokenVerifier,
+    /// `--audit-file`, open for appending.
+    pub audit_file: Option<Mutex<std::fs::File>>,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -45,6 +52,14 @@ pub enum RunError {
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
+    /// The audit file could not be opened.
+    #[error("cannot open the audit file {path}: {source}")]
+    AuditFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
 }
 
 /// An operation the endpoint serves, found by its `Action` name.
@@ -52,18 +67,23 @@ pub enum RunError {
 pub enum Operation {
     /// An IAM action.
     Iam(IamAction),
+    /// An STS action.
+    Sts(StsAction),
 }
 
 impl Operation {
     /// The operation named `action`, in any service.
     pub fn find(action: &str) -> Option<Operation> {
-        IamAction::from_name(action).map(Operation::Iam)
+        IamAction::from_name(action)
+            .map(Operation::Iam)
+            .or_else(|| StsAction::from_name(action).map(Operation::Sts))
     }
 
     /// The service it belongs to.
     pub fn service(self) -> Service {
         match self {
             Operation::Iam(_) => Service::Iam,
+            Operation::Sts(_) => Service::Sts,
         }
     }
 
@@ -71,6 +91,7 @@ impl Operation {
     pub fn name(self) -> &'static str {
         match self {
             Operation::Iam(action) => action.name(),
+            Operation::Sts(action) => action.name(),
         }
     }
 
@@ -78,6 +99,7 @@ impl Operation {
     pub fn is_signed(self) -> bool {
         match self {
             Operation::Iam(_) => true,
+            Operation::Sts(action) => action.is_signed(),
         }
     }
 }
@@ -87,26 +109,52 @@ impl Operation {
 pub enum Caller {
     /// The admin credential of [`Config::admin`].
     Admin,
+    /// Temporary credentials issued by AssumeRoleWithWebIdentity.
+    Session(Box<Session>),
 }
 
-/// The admin credential as a SigV4 [`CredentialSource`].
+/// The admin credential, then the sessions in the store, as a SigV4 [`CredentialSource`]. A
+/// session purged after expiry is unknown (`InvalidClientTokenId`); one expired but not yet
+/// purged is found, so the verifier answers `ExpiredToken`.
 #[derive(Debug)]
-pub struct AdminCredentialSource<'a>(pub &'a AdminCredential);
+pub struct CallerCredentialSource<'a> {
+    /// The admin credential.
+    pub admin: &'a AdminCredential,
+    /// Where sessions live.
+    pub store: &'a Store,
+    /// Sessions that expired before this are treated as purged.
+    pub purged_before: time::OffsetDateTime,
+}
 
-impl CredentialSource for AdminCredentialSource<'_> {
+impl CredentialSource for CallerCredentialSource<'_> {
     type Identity = Caller;
     async fn find(
         &self,
         access_key_id: &str,
     ) -> Result<Option<SigningCredential<Caller>>, AwsError> {
-        Ok(
-            (access_key_id == self.0.access_key_id).then(|| SigningCredential {
-                secret_access_key: self.0.secret_access_key.clone(),
+        if bool::from(subtle::ConstantTimeEq::ct_eq(
+            access_key_id.as_bytes(),
+            self.admin.access_key_id.as_bytes(),
+        )) {
+            return Ok(Some(SigningCredential {
+                secret_access_key: self.admin.secret_access_key.clone(),
                 session_token: None,
                 expiration: None,
                 identity: Caller::Admin,
-            }),
-        )
+            }));
+        }
+        if !access_key_id.starts_with(crate::sessions::credentials::TEMPORARY_ACCESS_KEY_PREFIX) {
+            return Ok(None);
+        }
+        let session = self.store.session(access_key_id).await?;
+        Ok(session
+            .filter(|session| session.expires_at >= self.purged_before)
+            .map(|session| SigningCredential {
+                secret_access_key: session.secret_access_key.clone(),
+                session_token: Some(session.session_token.clone()),
+                expiration: Some(session.expires_at),
+                identity: Caller::Session(Box::new(session)),
+            }))
     }
 }
 
@@ -119,6 +167,8 @@ pub struct QueryRequest<'a> {
     pub params: &'a QueryParams,
     /// Who signed it (`None` for unsigned operations).
     pub caller: Option<Caller>,
+    /// Facts for the audit log.
+    pub meta: RequestMeta,
 }
 
 /// The answer to one request: the service whose namespace frames it, and the outcome.
@@ -134,7 +184,70 @@ pub async fn app(config: Config) -> Result<Router, RunError> {
     if let Some(path) = &config.bootstrap_file {
         bootstrap::apply_file(path, &store, &config).await?;
     }
-    Ok(router(Arc::new(AppState { config, store })))
+    let audit_file = match &config.audit_file {
+        None => None,
+        Some(path) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| RunError::AuditFile {
+                    path: path.clone(),
+                    source,
+                })?,
+        )),
+    };
+    let verifier = TokenVerifier::new(config.verifier.clone());
+    let state = Arc::new(AppState {
+        config,
+        store,
+        verifier,
+        audit_file,
+    });
+    tokio::spawn(purge_periodically(Arc::downgrade(&state)));
+    Ok(router(state))
+}
+
+/// Purges expired sessions and surplus decisions/events every `purge_interval` until the
+/// state is gone.
+async fn purge_periodically(state: Weak<AppState>) {
+    let Some(interval) = state.upgrade().map(|state| state.config.purge_interval) else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(state) = state.upgrade() else {
+            return;
+        };
+        match purge(&state).await {
+            Ok(counts) if counts.sessions + counts.decisions + counts.events > 0 => {
+                tracing::info!(
+                    sessions = counts.sessions,
+                    decisions = counts.decisions,
+                    events = counts.events,
+                    "purged"
+                );
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "purge failed"),
+        }
+    }
+}
+
+/// One purge: sessions expired longer than the retention ago, decisions and events beyond
+/// `max_records`.
+pub async fn purge(state: &AppState) -> Result<crate::store::PurgeCounts, StoreError> {
+    state
+        .store
+        .purge(purged_before(state), state.config.max_records)
+        .await
+}
+
+/// Sessions that expired before this instant are (or will be) purged.
+fn purged_before(state: &AppState) -> time::OffsetDateTime {
+    let retention = time::Duration::try_from(state.config.expired_session_retention)
+        .unwrap_or(time::Duration::MAX);
+    state.config.clock.now().saturating_sub(retention)
 }
 
 /// The router over prepared state.
@@ -143,6 +256,13 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(handle_query).post(handle_query))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/_keyless/decisions", get(sts::endpoints::decisions))
+        .route(
+            "/_keyless/decisions/{request_id}",
+            get(sts::endpoints::decision),
+        )
+        .route("/_keyless/events", get(sts::endpoints::events))
+        .route("/_keyless/explain", post(sts::endpoints::explain))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -157,12 +277,26 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let router = app(config).await?;
+    serve(listener, router, shutdown).await
+}
+
+/// Serves a prepared router on `listener` until `shutdown` completes (callers that announce
+/// readiness build the router with [`app`] first, so startup errors come before the
+/// announcement).
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "keyless-sts listening");
     }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }
 
@@ -170,6 +304,21 @@ async fn handle_query(State(state): State<Arc<AppState>>, request: Request) -> R
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
+    let meta = RequestMeta {
+        request_id: request_id.clone(),
+        source_ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip().to_string())
+            .unwrap_or_default(),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        region: None,
+        access_key_id: None,
+    };
     let raw_query = parts.uri.query().unwrap_or("").to_owned();
     let mut params = QueryParams::parse(raw_query.as_bytes());
     let answer = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
@@ -198,7 +347,7 @@ async fn handle_query(State(state): State<Arc<AppState>>, request: Request) -> R
                 headers: &parts.headers,
                 body: &body,
             };
-            answer(&state, &signed, &params, &request_id).await
+            answer(&state, &signed, &params, meta).await
         }
     };
     respond(answer, &request_id, started)
@@ -216,7 +365,7 @@ async fn answer(
     state: &AppState,
     signed: &SignedRequest<'_>,
     params: &QueryParams,
-    request_id: &str,
+    meta: RequestMeta,
 ) -> Answer {
     let version = params.get("Version").unwrap_or_default();
     let Some(action) = params.get("Action") else {
@@ -238,7 +387,7 @@ async fn answer(
             outcome: Err(AwsError::invalid_action(action, version)),
         };
     };
-    let outcome = dispatch(state, operation, signed, params, request_id).await;
+    let outcome = dispatch(state, operation, signed, params, meta).await;
     Answer {
         service: operation.service(),
         operation: Some(operation),
@@ -253,30 +402,74 @@ pub async fn dispatch(
     operation: Operation,
     signed: &SignedRequest<'_>,
     params: &QueryParams,
-    request_id: &str,
+    mut meta: RequestMeta,
 ) -> Result<Option<String>, AwsError> {
     let caller = if operation.is_signed() {
-        let source = AdminCredentialSource(&state.config.admin);
-        Some(
-            sigv4::verify(
-                signed,
-                operation.service(),
-                state.config.clock.now(),
-                &source,
-            )
-            .await?,
+        if let Ok(parts) = sigv4::parse_signature(signed) {
+            meta.region = Some(parts.region);
+            meta.access_key_id = Some(parts.access_key_id);
+        }
+        let source = CallerCredentialSource {
+            admin: &state.config.admin,
+            store: &state.store,
+            purged_before: purged_before(state),
+        };
+        match sigv4::verify(
+            signed,
+            operation.service(),
+            state.config.clock.now(),
+            &source,
         )
+        .await
+        {
+            Ok(caller) => Some(caller),
+            Err(error) => {
+                if let Operation::Sts(action) = operation {
+                    sts::audit_refused_call(state, action, &meta, &error).await;
+                }
+                return Err(error);
+            }
+        }
     } else {
         None
     };
     let request = QueryRequest {
-        request_id,
+        request_id: &meta.request_id,
         params,
         caller,
+        meta: meta.clone(),
     };
     match operation {
-        Operation::Iam(action) => iam::dispatch(state, action, request.params).await,
+        Operation::Iam(action) => match &request.caller {
+            Some(Caller::Session(session)) => Err(session_not_authorized_for_iam(session, action)),
+            _ => iam::dispatch(state, action, request.params).await,
+        },
+        Operation::Sts(action) => {
+            sts::dispatch(
+                state,
+                action,
+                request.params,
+                request.caller.as_ref(),
+                &request.meta,
+            )
+            .await
+        }
     }
+}
+
+/// Sessions carry no IAM permissions here (keyless models trust, not permissions), so IAM
+/// calls signed by one are refused the way AWS refuses an identity without an allowing policy.
+fn session_not_authorized_for_iam(session: &Session, action: IamAction) -> AwsError {
+    AwsError::new(
+        StatusCode::FORBIDDEN,
+        "AccessDenied",
+        format!(
+            "User: {} is not authorized to perform: iam:{} because no identity-based policy allows the iam:{} action",
+            session.assumed_role_arn,
+            action.name(),
+            action.name()
+        ),
+    )
 }
 
 fn respond(answer: Answer, request_id: &str, started: Instant) -> Response {

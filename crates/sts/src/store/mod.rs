@@ -1,11 +1,16 @@
 //! The one place keyless-sts state lives: IAM OIDC providers and roles (and, with part 2,
-//! sessions and decisions). Handlers see only this module's types and async methods; today the
+//! sessions, decisions and audit events). Handlers see only this module's types and async methods; today the
 //! backend is SQLite through `rusqlite` (a file in `--data-dir`, or in memory for tests), and a
 //! PostgreSQL backend for several replicas would slot in behind the same methods.
 //!
 //! Every method is one transaction, so a failed request never leaves partial writes.
 
+mod records;
 mod sqlite;
+mod writer;
+
+pub use records::{CallRecord, PurgeCounts, Session};
+pub use writer::MAX_WRITES_PER_COMMIT;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -116,15 +121,20 @@ pub enum ClientIdAddition {
 #[derive(Debug, Clone)]
 pub struct Store {
     connection: Arc<Mutex<Connection>>,
+    writer: writer::WriterHandle,
 }
 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(location: &StoreLocation) -> Result<Store, StoreError> {
-        let connection = sqlite::open(location)?;
-        Ok(Store {
-            connection: Arc::new(Mutex::new(connection)),
-        })
+        let connection = Arc::new(Mutex::new(sqlite::open(location)?));
+        let writer = writer::WriterHandle::start(Arc::clone(&connection));
+        Ok(Store { connection, writer })
+    }
+
+    /// Queues a write for the group-commit writer; returns once it is committed.
+    async fn write(&self, job: writer::WriteJob) -> Result<(), StoreError> {
+        self.writer.write(job).await
     }
 
     /// Runs `work` on the connection in a blocking task, inside one transaction.
@@ -323,5 +333,7 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod records_tests;
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,7 @@ pub fn open(location: &StoreLocation) -> Result<Connection, StoreError> {
     };
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     connection.execute_batch(SCHEMA)?;
+    connection.execute_batch(super::records::SESSION_SCHEMA)?;
     Ok(connection)
 }
 
@@ -64,7 +65,7 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError
     serde_json::from_str(text).map_err(|error| StoreError::Corrupt(error.to_string()))
 }
 
-fn from_unix(seconds: i64) -> Result<OffsetDateTime, StoreError> {
+pub fn from_unix(seconds: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp(seconds)
         .map_err(|error| StoreError::Corrupt(error.to_string()))
 }

@@ -1,5 +1,5 @@
-//! The `keyless-sts` binary's `lint` subcommand: findings printed, exit status 1 on an ERROR or
-//! SECURITY_WARNING, 0 otherwise.
+//! The `keyless-sts` binary: `serve` announces its bound address on stdout; `lint` prints
+//! findings, exit status 1 on an ERROR or SECURITY_WARNING, 0 otherwise.
 
 use std::process::Command;
 
@@ -60,4 +60,52 @@ fn a_malformed_policy_is_an_error_finding() {
     assert!(
         String::from_utf8_lossy(&output.stdout).starts_with("ERROR MALFORMED_POLICY_DOCUMENT $: ")
     );
+}
+
+/// `serve` announces its bound address on stdout exactly as tools parse it, and takes the part 2
+/// settings from the environment.
+#[test]
+fn serve_prints_its_address_once_bound() {
+    use std::io::BufRead as _;
+    let directory = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyless-sts"))
+        .args(["serve", "--in-memory", "--listen", "127.0.0.1:0"])
+        .env(
+            "KEYLESS_STS_ISSUER_MAP",
+            "https://oidc.circleci.com=http://127.0.0.1:9",
+        )
+        .env(
+            "KEYLESS_STS_AUDIT_FILE",
+            directory.path().join("audit.jsonl"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim_end()
+        .strip_prefix("keyless-sts listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let health = std::net::TcpStream::connect(&address).map(|mut stream| {
+        use std::io::{Read as _, Write as _};
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let health = health.unwrap();
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.ends_with("ok"),
+        "{health}"
+    );
+    assert!(directory.path().join("audit.jsonl").exists());
 }

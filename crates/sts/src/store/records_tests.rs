@@ -1,0 +1,102 @@
+//! Tests of the STS records: sessions with their decision and event in one commit, purging of
+//! expired sessions and surplus records, and the newest-first listings.
+
+use time::macros::datetime;
+
+use super::*;
+
+fn session(access_key_id: &str, expires_at: time::OffsetDateTime) -> Session {
+    Session {
+        access_key_id: access_key_id.to_owned(),
+        secret_access_key: "secret".to_owned(),
+        session_token: "token".to_owned(),
+        account_id: "123456789012".to_owned(),
+        role_arn: "arn:aws:iam::123456789012:role/ci/deploy".to_owned(),
+        assumed_role_arn: "arn:aws:sts::123456789012:assumed-role/deploy/s".to_owned(),
+        assumed_role_id: "AROAAAAAAAAAAAAAAAAAA:s".to_owned(),
+        session_policy: None,
+        subject: "org/o/project/p/user/u".to_owned(),
+        provider_arn: "arn:aws:iam::123456789012:oidc-provider/x".to_owned(),
+        request_id: format!("request-{access_key_id}"),
+        created_at: datetime!(2026-11-26 00:00:00 UTC),
+        expires_at,
+    }
+}
+
+fn record(request_id: &str, allowed: bool) -> CallRecord {
+    CallRecord {
+        request_id: request_id.to_owned(),
+        recorded_at: 0,
+        allowed: Some(allowed),
+        decision: Some(format!("{{\"request_id\":\"{request_id}\"}}")),
+        event: Some(format!("{{\"requestID\":\"{request_id}\"}}")),
+    }
+}
+
+#[tokio::test]
+async fn purge_removes_expired_sessions_and_keeps_the_newest_records() {
+    let store = Store::open(&StoreLocation::InMemory).unwrap();
+    let expired = datetime!(2026-11-26 01:00:00 UTC);
+    let live = datetime!(2026-11-26 03:00:00 UTC);
+    store
+        .record_session(session("ASIAOLD", expired), record("r1", true))
+        .await
+        .unwrap();
+    store
+        .record_session(session("ASIANEW", live), record("r2", true))
+        .await
+        .unwrap();
+    store.record_call(record("r3", false)).await.unwrap();
+    assert_eq!(store.session_count().await.unwrap(), 2);
+    let counts = store
+        .purge(datetime!(2026-11-26 02:00:00 UTC), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        PurgeCounts {
+            sessions: 1,
+            decisions: 1,
+            events: 1
+        }
+    );
+    assert!(store.session("ASIAOLD").await.unwrap().is_none());
+    assert_eq!(
+        store.session("ASIANEW").await.unwrap().unwrap().expires_at,
+        live
+    );
+    assert_eq!(
+        store.latest_decisions(10, None).await.unwrap(),
+        ["{\"request_id\":\"r3\"}", "{\"request_id\":\"r2\"}"]
+    );
+    assert_eq!(
+        store.latest_decisions(10, Some(false)).await.unwrap(),
+        ["{\"request_id\":\"r3\"}"]
+    );
+    assert_eq!(
+        store.latest_events(1).await.unwrap(),
+        ["{\"requestID\":\"r3\"}"]
+    );
+    assert!(store.decision("r1").await.unwrap().is_none());
+    assert!(store.decision("r2").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_failing_write_in_a_batch_leaves_no_partial_session() {
+    let store = Store::open(&StoreLocation::InMemory).unwrap();
+    let live = datetime!(2026-11-26 03:00:00 UTC);
+    store
+        .record_session(session("ASIADUP", live), record("first", true))
+        .await
+        .unwrap();
+    // Same access key id: the session insert fails, so its decision must not be stored either.
+    assert!(
+        store
+            .record_session(session("ASIADUP", live), record("second", true))
+            .await
+            .is_err()
+    );
+    assert!(store.decision("second").await.unwrap().is_none());
+    assert!(store.decision("first").await.unwrap().is_some());
+    assert_eq!(store.session_count().await.unwrap(), 1);
+}
