@@ -92,7 +92,9 @@ impl Platform {
                 }
                 let detail = format!("committing a batch of mints: {error} {:?}", error.detail);
                 for pending in batch {
-                    let _ = pending.reply.send(Err(PlatformError::internal(detail.clone())));
+                    let _ = pending
+                        .reply
+                        .send(Err(PlatformError::internal(detail.clone())));
                 }
             }
         }

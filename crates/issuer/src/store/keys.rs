@@ -164,16 +164,16 @@ impl Tx<'_> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         statement.execute(params![
-                record.minted_at.seconds(),
-                record.job_id.to_string(),
-                record.kind,
-                record.iss,
-                record.sub,
-                audience,
-                record.kid,
-                record.iat.seconds(),
-                record.exp.seconds()
-            ])?;
+            record.minted_at.seconds(),
+            record.job_id.to_string(),
+            record.kind,
+            record.iss,
+            record.sub,
+            audience,
+            record.kid,
+            record.iat.seconds(),
+            record.exp.seconds()
+        ])?;
         Ok(self.connection().last_insert_rowid())
     }
 

@@ -350,17 +350,16 @@ impl Tx<'_> {
             "SELECT audience, audience_updated_at, ttl, ttl_updated_at FROM token_settings
              WHERE org_id = ?1 AND project_id = ?2",
         )?;
-        let row = optional(statement.query_row(
-            params![org.to_string(), project_key],
-            |row| {
+        let row = optional(
+            statement.query_row(params![org.to_string(), project_key], |row| {
                 Ok((
                     row.get::<_, Option<String>>(0)?,
                     row.get::<_, Option<String>>(1)?,
                     row.get::<_, Option<String>>(2)?,
                     row.get::<_, Option<String>>(3)?,
                 ))
-            },
-        ))?;
+            }),
+        )?;
         let mut settings = TokenSettings {
             org_id: *org,
             project_id: project.copied(),
