@@ -138,6 +138,10 @@ pub struct Options {
     /// Skip the `openssl speed` ceiling (its ratios are then not printed).
     #[arg(long)]
     no_ceiling: bool,
+    /// Run only `cargo xtask test`'s smoke run (debug binaries, every scenario briefly,
+    /// correctness only) and ignore the other flags.
+    #[arg(long)]
+    smoke: bool,
 }
 
 /// One scenario's outcome.
@@ -149,6 +153,9 @@ struct Outcome {
 
 /// Runs the benchmark.
 pub fn run(root: &Path, options: &Options) -> Result<()> {
+    if options.smoke {
+        return smoke(root);
+    }
     let mut scenarios = options.scenarios.clone();
     if scenarios.is_empty() {
         scenarios = match options.assume_calls {
