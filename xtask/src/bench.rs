@@ -334,6 +334,12 @@ fn render(
             ceiling.all_cores.sign_per_second,
             ceiling.all_cores.verify_per_second
         );
+        if ceiling.all_cores.sign_per_second < ceiling.one_core.sign_per_second {
+            let _ = writeln!(
+                text,
+                "WARNING: -multi signed less than one core did; the machine is busy and the ratios below are not trustworthy"
+            );
+        }
     }
     let _ = writeln!(
         text,
