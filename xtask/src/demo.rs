@@ -17,10 +17,8 @@ use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use crate::python;
-use crate::service::Service;
 use crate::stack::{
-    self, AwsCli, Binaries, CONTEXT_NAME, ORG_NAME, OTHER_PROJECT_NAME, PROJECT_NAME, Platform,
-    REGION,
+    self, Binaries, CONTEXT_NAME, ORG_NAME, OTHER_PROJECT_NAME, PROJECT_NAME, REGION, Stack,
 };
 
 /// The job file the demo runs.
@@ -39,20 +37,12 @@ pub fn run(root: &Path) -> Result<()> {
         .context("the demo drives the real AWS CLI, installed into target/venv from Python 3")?;
     let binaries = Binaries::build(root)?;
     let started = Instant::now();
-    let work_dir = root.join("target/demo");
-    if work_dir.exists() {
-        fs::remove_dir_all(&work_dir)?;
-    }
-    fs::create_dir_all(&work_dir)?;
-
     println!("keyless demo — a CircleCI job gets AWS credentials with no stored keys\n");
-    let admin_token = stack::random_secret(32);
-    let issuer = stack::start_issuer(&binaries, &work_dir, &admin_token)?;
-    let sts = stack::start_sts(&binaries, &work_dir)?;
-    let platform = stack::create_platform(&issuer, &admin_token)?;
+    let stack = Stack::boot(root, "demo", binaries, python)?;
+    let platform = &stack.platform;
     println!(
         "[1/6] Starting the CI platform's OIDC issuer ...... {}   (JWKS: {} RSA-2048 keys, signing kid {}…)",
-        issuer.url,
+        stack.issuer.url,
         platform.published_keys,
         platform
             .signing_kid
@@ -61,7 +51,7 @@ pub fn run(root: &Path) -> Result<()> {
     );
     println!(
         "[2/6] Starting the mock AWS STS + IAM ............. {}   (account {})",
-        sts.url,
+        stack.sts.url,
         stack::ACCOUNT_ID
     );
     println!(
@@ -70,13 +60,6 @@ pub fn run(root: &Path) -> Result<()> {
         short(&platform.project_id),
         short(&platform.other_project_id)
     );
-
-    let aws = AwsCli {
-        program: python.aws_cli.clone(),
-        endpoint: sts.url.clone(),
-        home: work_dir.join("admin-home"),
-    };
-    let (provider_url, role_arn) = stack::register_aws(&aws, &platform, &work_dir)?;
     println!("[4/6] AWS side, as an admin would with the AWS CLI:");
     println!(
         "      aws iam create-open-id-connect-provider --url {} --client-id-list {}",
@@ -87,22 +70,21 @@ pub fn run(root: &Path) -> Result<()> {
         stack::ROLE_NAME
     );
     println!(
-        "        trust: Federated  = …:oidc-provider/{provider_url}\n               StringEquals …:aud = {}\n               StringLike   …:sub = org/{}/project/{}/user/*   (only project {PROJECT_NAME:?})",
+        "        trust: Federated  = …:oidc-provider/{}\n               StringEquals …:aud = {}\n               StringLike   …:sub = org/{}/project/{}/user/*   (only project {PROJECT_NAME:?})",
+        stack.provider_url,
         platform.org_id,
         short(&platform.org_id),
         short(&platform.project_id)
     );
+    let role_arn = &stack.role_arn;
+    let work_dir = &stack.work_dir;
 
     println!(
         "\n[5/6] The announcement's job in project {PROJECT_NAME:?} (context {CONTEXT_NAME:?})"
     );
     let allowed = run_job(
         root,
-        &binaries,
-        &python,
-        &issuer,
-        &sts,
-        &platform,
+        &stack,
         &platform.project_slug,
         &work_dir.join("job-widgets"),
     )?;
@@ -115,11 +97,7 @@ pub fn run(root: &Path) -> Result<()> {
     );
     let denied_ran = run_job(
         root,
-        &binaries,
-        &python,
-        &issuer,
-        &sts,
-        &platform,
+        &stack,
         &platform.other_project_slug,
         &work_dir.join("job-gadgets"),
     )?;
@@ -128,7 +106,7 @@ pub fn run(root: &Path) -> Result<()> {
             "the job in {OTHER_PROJECT_NAME:?} was allowed to assume {role_arn}; the trust policy is not enforced"
         );
     }
-    explain_last_denial(&binaries, &sts)?;
+    explain_last_denial(&stack)?;
 
     println!(
         "\nDone in {:.1}s. Try it yourself: cargo xtask up, then point the AWS CLI at it (see README).",
@@ -139,17 +117,15 @@ pub fn run(root: &Path) -> Result<()> {
 
 /// Runs the example workflow for `project` with `keyless-runner`, streaming its output indented;
 /// returns whether the job succeeded.
-#[allow(clippy::too_many_arguments)] // Each is a distinct piece of the stack; a struct would only rename them.
-fn run_job(
-    root: &Path,
-    binaries: &Binaries,
-    python: &python::PythonEnvironment,
-    issuer: &Service,
-    sts: &Service,
-    platform: &Platform,
-    project: &str,
-    job_home: &Path,
-) -> Result<bool> {
+fn run_job(root: &Path, stack: &Stack, project: &str, job_home: &Path) -> Result<bool> {
+    let Stack {
+        binaries,
+        python,
+        issuer,
+        sts,
+        platform,
+        ..
+    } = stack;
     fs::create_dir_all(job_home)?;
     let venv_bin = python
         .aws_cli
@@ -200,13 +176,17 @@ fn run_job(
 }
 
 /// Finds the STS's latest denial and prints its explanation with `keyless-sts explain`.
-fn explain_last_denial(binaries: &Binaries, sts: &Service) -> Result<()> {
-    let latest: Value = ureq::get(&format!("{}/_keyless/decisions?limit=1", sts.url))
-        .call()
-        .context("asking keyless-sts for its latest decision")?
-        .body_mut()
-        .read_json()?;
-    let request_id = latest["decisions"][0]["request_id"]
+fn explain_last_denial(stack: &Stack) -> Result<()> {
+    let Stack { binaries, sts, .. } = stack;
+    let latest: Value = ureq::get(&format!(
+        "{}/_keyless/decisions?limit=1&allowed=false",
+        sts.url
+    ))
+    .call()
+    .context("asking keyless-sts for its latest decision")?
+    .body_mut()
+    .read_json()?;
+    let request_id = latest[0]["request_id"]
         .as_str()
         .with_context(|| format!("no decision in {latest}"))?
         .to_owned();

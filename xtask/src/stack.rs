@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail};
 use rand::Rng;
 use serde_json::{Value, json};
 
+use crate::python::PythonEnvironment;
 use crate::service::Service;
 
 /// The AWS account the STS simulates.
@@ -387,4 +388,67 @@ pub fn register_aws(
         .context("create-role returned no Role.Arn")?
         .to_owned();
     Ok((provider_url, role_arn))
+}
+
+/// The stack booted and set up on both sides: what `demo`, `up` and `e2e` share.
+pub struct Stack {
+    /// Logs, data and scratch files (`target/<name>`, emptied at boot).
+    pub work_dir: PathBuf,
+    /// The built binaries.
+    pub binaries: Binaries,
+    /// The AWS CLI and boto3.
+    pub python: PythonEnvironment,
+    /// `keyless-issuer`.
+    pub issuer: Service,
+    /// `keyless-sts`.
+    pub sts: Service,
+    /// The issuer's admin token (random per boot).
+    pub admin_token: String,
+    /// Org, projects, runner token.
+    pub platform: Platform,
+    /// The provider URL without scheme (also the condition-key prefix).
+    pub provider_url: String,
+    /// The provider's ARN.
+    pub provider_arn: String,
+    /// The role admitting project `widgets` by `sub`.
+    pub role_arn: String,
+}
+
+impl Stack {
+    /// Starts both services with fresh data in `target/<name>`, creates the CircleCI side and
+    /// registers it with the AWS CLI.
+    pub fn boot(
+        root: &Path,
+        name: &str,
+        binaries: Binaries,
+        python: PythonEnvironment,
+    ) -> Result<Self> {
+        let work_dir = root.join("target").join(name);
+        if work_dir.exists() {
+            fs::remove_dir_all(&work_dir)?;
+        }
+        fs::create_dir_all(&work_dir)?;
+        let admin_token = random_secret(32);
+        let issuer = start_issuer(&binaries, &work_dir, &admin_token)?;
+        let sts = start_sts(&binaries, &work_dir)?;
+        let platform = create_platform(&issuer, &admin_token)?;
+        let aws = AwsCli {
+            program: python.aws_cli.clone(),
+            endpoint: sts.url.clone(),
+            home: work_dir.join("admin-home"),
+        };
+        let (provider_url, role_arn) = register_aws(&aws, &platform, &work_dir)?;
+        Ok(Self {
+            provider_arn: format!("arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{provider_url}"),
+            work_dir,
+            binaries,
+            python,
+            issuer,
+            sts,
+            admin_token,
+            platform,
+            provider_url,
+            role_arn,
+        })
+    }
 }

@@ -11,27 +11,20 @@ use std::sync::mpsc;
 use anyhow::{Context, Result};
 
 use crate::python;
-use crate::stack::{self, AwsCli, Binaries};
+use crate::stack::{self, Binaries, Stack};
 
 /// Starts the stack, prints and writes its environment, and waits for ctrl-c or SIGTERM.
 pub fn run(root: &Path, env_file: Option<&Path>) -> Result<()> {
     let python = python::ensure(root)?;
     let binaries = Binaries::build(root)?;
-    let work_dir = root.join("target/up");
-    if work_dir.exists() {
-        fs::remove_dir_all(&work_dir)?;
-    }
-    fs::create_dir_all(&work_dir)?;
-    let admin_token = stack::random_secret(32);
-    let issuer = stack::start_issuer(&binaries, &work_dir, &admin_token)?;
-    let sts = stack::start_sts(&binaries, &work_dir)?;
-    let platform = stack::create_platform(&issuer, &admin_token)?;
-    let aws = AwsCli {
-        program: python.aws_cli.clone(),
-        endpoint: sts.url.clone(),
-        home: work_dir.join("admin-home"),
-    };
-    let (_provider_url, role_arn) = stack::register_aws(&aws, &platform, &work_dir)?;
+    let Stack {
+        issuer,
+        sts,
+        admin_token,
+        platform,
+        role_arn,
+        ..
+    } = Stack::boot(root, "up", binaries, python)?;
 
     let environment = [
         ("KEYLESS_ISSUER_URL", issuer.url.clone()),

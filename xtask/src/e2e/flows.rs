@@ -17,12 +17,12 @@ const ACCESS_DENIED: &str = "Not authorized to perform sts:AssumeRoleWithWebIden
 /// `gadgets`.
 pub fn announcement_flow(suite: &mut Suite) -> Result<()> {
     let config = fs::read_to_string(suite.root.join(EXAMPLE_CONFIG))?;
-    let widgets = suite.platform.project_slug.clone();
+    let widgets = suite.stack.platform.project_slug.clone();
     let allowed = suite.run_workflow(&config, &widgets, &[])?;
     allowed.expect_success_with(&format!(
         "arn:aws:sts::{ACCOUNT_ID}:assumed-role/{ROLE_NAME}/CircleCI-"
     ))?;
-    let gadgets = suite.platform.other_project_slug.clone();
+    let gadgets = suite.stack.platform.other_project_slug.clone();
     let denied = suite.run_workflow(&config, &gadgets, &[])?;
     denied.expect_failure_with("(AccessDenied)")?;
     denied.expect_failure_with(ACCESS_DENIED)
@@ -30,25 +30,25 @@ pub fn announcement_flow(suite: &mut Suite) -> Result<()> {
 
 /// The `gadgets` denial is explained: the `sub` condition, expected and actual values.
 pub fn denial_is_explained(suite: &mut Suite) -> Result<()> {
-    let decision = suite.latest_decision()?;
+    let decision = suite.latest_denial()?;
     let text = decision.to_string();
     ensure!(
         text.contains("ImplicitDeny"),
         "the latest decision is not a denial: {text}"
     );
     ensure!(
-        text.contains(&suite.platform.other_project_id) && text.contains(&suite.key("sub")),
+        text.contains(&suite.stack.platform.other_project_id) && text.contains(&suite.key("sub")),
         "the decision does not name the sub condition and the actual project: {text}"
     );
     let request_id = stack::string_field(&decision, "request_id")?;
-    let explained = std::process::Command::new(&suite.binaries.sts)
-        .args(["explain", &request_id, "--url", &suite.sts.url])
+    let explained = std::process::Command::new(&suite.stack.binaries.sts)
+        .args(["explain", &request_id, "--url", &suite.stack.sts.url])
         .output()?;
     let explanation = String::from_utf8_lossy(&explained.stdout);
     ensure!(
         explained.status.success()
             && explanation.contains("StringLike")
-            && explanation.contains(&suite.platform.other_project_id),
+            && explanation.contains(&suite.stack.platform.other_project_id),
         "keyless-sts explain did not explain the denial: {explanation}{}",
         String::from_utf8_lossy(&explained.stderr)
     );
@@ -58,7 +58,7 @@ pub fn denial_is_explained(suite: &mut Suite) -> Result<()> {
 /// boto3: AssumeRoleWithWebIdentity with a job's token, then GetCallerIdentity with the
 /// temporary credentials.
 pub fn boto3_flow(suite: &mut Suite) -> Result<()> {
-    let job = suite.start_job(&suite.platform.project_id, &[stack::CONTEXT_NAME])?;
+    let job = suite.start_job(&suite.stack.platform.project_id, &[stack::CONTEXT_NAME])?;
     let token = stack::string_field(&job, "oidc_token_v2")?;
     let home = suite.fresh_home("boto3")?;
     let script = r#"
@@ -79,7 +79,7 @@ print(json.dumps({"assumed": assumed["AssumedRoleUser"], "provider": assumed["Pr
     let outcome = suite.python_script(
         &home,
         script,
-        &[("ROLE_ARN", &suite.role_arn), ("TOKEN", &token)],
+        &[("ROLE_ARN", &suite.stack.role_arn), ("TOKEN", &token)],
     )?;
     ensure!(outcome.success, "boto3 failed: {}", outcome.text);
     let result: Value = serde_json::from_str(outcome.text.trim())
@@ -95,9 +95,12 @@ print(json.dumps({"assumed": assumed["AssumedRoleUser"], "provider": assumed["Pr
         result["identity"]["Account"] == json!(ACCOUNT_ID),
         "{result}"
     );
-    ensure!(result["provider"] == json!(suite.provider_arn), "{result}");
     ensure!(
-        result["audience"] == json!(suite.platform.org_id),
+        result["provider"] == json!(suite.stack.provider_arn),
+        "{result}"
+    );
+    ensure!(
+        result["audience"] == json!(suite.stack.platform.org_id),
         "{result}"
     );
     Ok(())
@@ -109,8 +112,8 @@ pub fn web_identity_provider(suite: &mut Suite) -> Result<()> {
         "aws sts get-caller-identity --query Arn --output text",
         true,
     );
-    let role_arn = suite.role_arn.clone();
-    let widgets = suite.platform.project_slug.clone();
+    let role_arn = suite.stack.role_arn.clone();
+    let widgets = suite.stack.platform.project_slug.clone();
     let outcome = suite.run_workflow(&config, &widgets, &["--aws-role-arn", &role_arn])?;
     outcome.expect_success_with(&format!(
         "arn:aws:sts::{ACCOUNT_ID}:assumed-role/{ROLE_NAME}/"
@@ -125,13 +128,13 @@ pub fn custom_audience(suite: &mut Suite) -> Result<()> {
         "iam",
         "add-client-id-to-open-id-connect-provider",
         "--open-id-connect-provider-arn",
-        &suite.provider_arn,
+        &suite.stack.provider_arn,
         "--client-id",
         AUDIENCE,
     ])?;
     let policy = suite.trust_policy(json!({
         "StringEquals": {suite.key("aud"): AUDIENCE},
-        "StringLike": {suite.key("sub"): format!("org/{}/project/{}/user/*", suite.platform.org_id, suite.platform.project_id)}
+        "StringLike": {suite.key("sub"): format!("org/{}/project/{}/user/*", suite.stack.platform.org_id, suite.stack.platform.project_id)}
     }));
     let role_arn = suite.create_role("custom-audience", &policy)?;
     let command = format!(
@@ -141,7 +144,7 @@ if aws sts assume-role-with-web-identity --role-arn {role_arn} --role-session-na
   echo "the default audience was accepted"; exit 1
 fi"#
     );
-    let widgets = suite.platform.project_slug.clone();
+    let widgets = suite.stack.platform.project_slug.clone();
     let outcome = suite.run_workflow(&job_config(&command, true), &widgets, &[])?;
     outcome.expect_success_with("assumed-role/custom-audience/custom-aud")?;
     outcome.expect_success_with(ACCESS_DENIED)
@@ -151,10 +154,10 @@ fi"#
 /// branch and V1 on main are denied, and the V1 denial carries the V1/V2 hint.
 pub fn v1_v2_and_branch(suite: &mut Suite) -> Result<()> {
     let policy = suite.trust_policy(json!({
-        "StringEquals": {suite.key("aud"): suite.platform.org_id},
+        "StringEquals": {suite.key("aud"): suite.stack.platform.org_id},
         "StringLike": {suite.key("sub"): format!(
             "org/{}/project/*/user/*/vcs-origin/github.com/{}/*/vcs-ref/refs/heads/main",
-            suite.platform.org_id, stack::ORG_NAME)}
+            suite.stack.platform.org_id, stack::ORG_NAME)}
     }));
     let role_arn = suite.create_role("deploy-from-main", &policy)?;
     let assume = |token: &str, session: &str| {
@@ -167,14 +170,14 @@ pub fn v1_v2_and_branch(suite: &mut Suite) -> Result<()> {
         assume("CIRCLE_OIDC_TOKEN_V2", "v2-main"),
         assume("CIRCLE_OIDC_TOKEN", "v1-main")
     );
-    let widgets = suite.platform.project_slug.clone();
+    let widgets = suite.stack.platform.project_slug.clone();
     let on_main = suite.run_workflow(
         &job_config(&main_command, true),
         &widgets,
         &["--branch", "main"],
     )?;
     on_main.expect_success_with("assumed-role/deploy-from-main/v2-main")?;
-    let decision = suite.latest_decision()?.to_string();
+    let decision = suite.latest_denial()?.to_string();
     ensure!(
         decision.contains("sub_v1_where_v2_expected"),
         "the V1 denial has no V1/V2 hint: {decision}"
@@ -191,8 +194,8 @@ pub fn v1_v2_and_branch(suite: &mut Suite) -> Result<()> {
 pub fn project_id_condition_key(suite: &mut Suite) -> Result<()> {
     let policy = suite.trust_policy(json!({
         "StringEquals": {
-            suite.key("aud"): suite.platform.org_id,
-            suite.key("oidc.circleci.com/project-id"): suite.platform.project_id,
+            suite.key("aud"): suite.stack.platform.org_id,
+            suite.key("oidc.circleci.com/project-id"): suite.stack.platform.project_id,
         }
     }));
     let role_arn = suite.create_role("by-project-id", &policy)?;
@@ -200,11 +203,11 @@ pub fn project_id_condition_key(suite: &mut Suite) -> Result<()> {
         "aws sts assume-role-with-web-identity --role-arn {role_arn} --role-session-name by-id --web-identity-token \"$CIRCLE_OIDC_TOKEN\" --query AssumedRoleUser.Arn --output text"
     );
     let config = job_config(&command, true);
-    let widgets = suite.platform.project_slug.clone();
+    let widgets = suite.stack.platform.project_slug.clone();
     suite
         .run_workflow(&config, &widgets, &[])?
         .expect_success_with("assumed-role/by-project-id/by-id")?;
-    let gadgets = suite.platform.other_project_slug.clone();
+    let gadgets = suite.stack.platform.other_project_slug.clone();
     suite
         .run_workflow(&config, &gadgets, &[])?
         .expect_failure_with(ACCESS_DENIED)
@@ -213,8 +216,11 @@ pub fn project_id_condition_key(suite: &mut Suite) -> Result<()> {
 /// Under the announcement's rule a job without a context gets no token; with the rule off it
 /// does, and can assume the role.
 pub fn context_rule(suite: &mut Suite) -> Result<()> {
-    let org_settings = format!("/api/v1/admin/orgs/{}/settings", suite.platform.org_id);
-    let widgets = suite.platform.project_slug.clone();
+    let org_settings = format!(
+        "/api/v1/admin/orgs/{}/settings",
+        suite.stack.platform.org_id
+    );
+    let widgets = suite.stack.platform.project_slug.clone();
     let check_absent = job_config(
         "test -z \"${CIRCLE_OIDC_TOKEN:-}\" && test -z \"${CIRCLE_OIDC_TOKEN_V2:-}\" && echo no-token",
         false,
@@ -227,7 +233,7 @@ pub fn context_rule(suite: &mut Suite) -> Result<()> {
         &org_settings,
         json!({"oidc_requires_context": false}),
     )?;
-    let role_arn = suite.role_arn.clone();
+    let role_arn = suite.stack.role_arn.clone();
     let assume = job_config(
         &format!(
             "aws sts assume-role-with-web-identity --role-arn {role_arn} --role-session-name no-context --web-identity-token \"$CIRCLE_OIDC_TOKEN\" --query AssumedRoleUser.Arn --output text"
@@ -245,7 +251,7 @@ pub fn context_rule(suite: &mut Suite) -> Result<()> {
 
 /// A job's tokens minted before and after a key rotation both assume the role.
 pub fn key_rotation(suite: &mut Suite) -> Result<()> {
-    let job = suite.start_job(&suite.platform.project_id, &[stack::CONTEXT_NAME])?;
+    let job = suite.start_job(&suite.stack.platform.project_id, &[stack::CONTEXT_NAME])?;
     let before = stack::string_field(&job, "oidc_token")?;
     suite.admin("POST", "/api/v1/admin/keys/rotate", json!({}))?;
     let after = stack::string_field(&suite.mint(&job)?, "oidc_token")?;
@@ -267,7 +273,7 @@ pub fn key_rotation(suite: &mut Suite) -> Result<()> {
                     "sts",
                     "assume-role-with-web-identity",
                     "--role-arn",
-                    &suite.role_arn,
+                    &suite.stack.role_arn,
                     "--role-session-name",
                     &session,
                     "--web-identity-token",
@@ -286,7 +292,7 @@ pub fn key_rotation(suite: &mut Suite) -> Result<()> {
 
 /// Credentials issued before an STS restart still work after it.
 pub fn sts_restart_keeps_sessions(suite: &mut Suite) -> Result<()> {
-    let job = suite.start_job(&suite.platform.project_id, &[stack::CONTEXT_NAME])?;
+    let job = suite.start_job(&suite.stack.platform.project_id, &[stack::CONTEXT_NAME])?;
     let token = stack::string_field(&job, "oidc_token")?;
     let home = suite.fresh_home("restart")?;
     let assumed = suite.aws(
@@ -295,7 +301,7 @@ pub fn sts_restart_keeps_sessions(suite: &mut Suite) -> Result<()> {
             "sts",
             "assume-role-with-web-identity",
             "--role-arn",
-            &suite.role_arn,
+            &suite.stack.role_arn,
             "--role-session-name",
             "before-restart",
             "--web-identity-token",
@@ -336,18 +342,18 @@ pub fn sts_restart_keeps_sessions(suite: &mut Suite) -> Result<()> {
 /// With the issuer down, an STS that has not cached its keys answers AWS's retrieval error, and
 /// the AWS CLI does not retry it (only IDPCommunicationError is retried by botocore).
 pub fn issuer_down(suite: &mut Suite) -> Result<()> {
-    let job = suite.start_job(&suite.platform.project_id, &[stack::CONTEXT_NAME])?;
+    let job = suite.start_job(&suite.stack.platform.project_id, &[stack::CONTEXT_NAME])?;
     let token = stack::string_field(&job, "oidc_token")?;
     // A second STS with empty caches, set up like the first.
-    let fresh_dir = suite.work_dir.join("sts-fresh");
-    let fresh = stack::start_sts(&suite.binaries, &fresh_dir)?;
+    let fresh_dir = suite.stack.work_dir.join("sts-fresh");
+    let fresh = stack::start_sts(&suite.stack.binaries, &fresh_dir)?;
     let aws = stack::AwsCli {
-        program: suite.python.aws_cli.clone(),
+        program: suite.stack.python.aws_cli.clone(),
         endpoint: fresh.url.clone(),
         home: fresh_dir.join("admin-home"),
     };
-    let (_, role_arn) = stack::register_aws(&aws, &suite.platform, &fresh_dir)?;
-    suite.issuer.stop();
+    let (_, role_arn) = stack::register_aws(&aws, &suite.stack.platform, &fresh_dir)?;
+    suite.stack.issuer.stop();
     let home = suite.fresh_home("issuer-down")?;
     let outcome = suite.aws(
         &home,
@@ -371,7 +377,7 @@ pub fn issuer_down(suite: &mut Suite) -> Result<()> {
         .call()?
         .body_mut()
         .read_json()?;
-    let attempts = events["events"]
+    let attempts = events
         .as_array()
         .map(|events| {
             events

@@ -83,7 +83,7 @@ pub fn run(root: &Path, filter: Option<&str>) -> Result<()> {
     println!(
         "e2e: {passed} passed, {failed} failed in {:.1}s (logs in {})",
         started.elapsed().as_secs_f64(),
-        suite.work_dir.display()
+        suite.stack.work_dir.display()
     );
     if failed > 0 {
         bail!("{failed} end-to-end scenario(s) failed");

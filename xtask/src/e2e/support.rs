@@ -9,34 +9,15 @@ use std::process::{Command, Output};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::python::{self, PythonEnvironment};
-use crate::service::Service;
-use crate::stack::{self, AwsCli, Binaries, Platform};
+use crate::python;
+use crate::stack::{self, AwsCli, Binaries, Stack};
 
 /// The booted stack and everything scenarios need to drive it.
 pub struct Suite {
     /// The workspace root (the runner runs there).
     pub root: PathBuf,
-    /// Logs, data and per-scenario homes.
-    pub work_dir: PathBuf,
-    /// The built binaries.
-    pub binaries: Binaries,
-    /// The AWS CLI and boto3.
-    pub python: PythonEnvironment,
-    /// `keyless-issuer`.
-    pub issuer: Service,
-    /// `keyless-sts`.
-    pub sts: Service,
-    /// The issuer's admin token.
-    pub admin_token: String,
-    /// Org, projects, runner token.
-    pub platform: Platform,
-    /// The provider URL without scheme (also the condition-key prefix).
-    pub provider_url: String,
-    /// The provider's ARN.
-    pub provider_arn: String,
-    /// The demo's role, admitting project `widgets` by `sub`.
-    pub role_arn: String,
+    /// The services and both sides' setup.
+    pub stack: Stack,
     homes: usize,
 }
 
@@ -95,36 +76,9 @@ impl Suite {
     pub fn start(root: &Path) -> Result<Self> {
         let python = python::ensure(root)?;
         let binaries = Binaries::build(root)?;
-        let work_dir = root.join("target/e2e");
-        if work_dir.exists() {
-            fs::remove_dir_all(&work_dir)?;
-        }
-        fs::create_dir_all(&work_dir)?;
-        let admin_token = stack::random_secret(32);
-        let issuer = stack::start_issuer(&binaries, &work_dir, &admin_token)?;
-        let sts = stack::start_sts(&binaries, &work_dir)?;
-        let platform = stack::create_platform(&issuer, &admin_token)?;
-        let aws = AwsCli {
-            program: python.aws_cli.clone(),
-            endpoint: sts.url.clone(),
-            home: work_dir.join("admin-home"),
-        };
-        let (provider_url, role_arn) = stack::register_aws(&aws, &platform, &work_dir)?;
         Ok(Self {
             root: root.to_path_buf(),
-            provider_arn: format!(
-                "arn:aws:iam::{}:oidc-provider/{provider_url}",
-                stack::ACCOUNT_ID
-            ),
-            work_dir,
-            binaries,
-            python,
-            issuer,
-            sts,
-            admin_token,
-            platform,
-            provider_url,
-            role_arn,
+            stack: Stack::boot(root, "e2e", binaries, python)?,
             homes: 0,
         })
     }
@@ -132,7 +86,10 @@ impl Suite {
     /// A new empty HOME for one client run, so no credential cache is shared.
     pub fn fresh_home(&mut self, purpose: &str) -> Result<PathBuf> {
         self.homes += 1;
-        let home = self.work_dir.join(format!("home-{}-{purpose}", self.homes));
+        let home = self
+            .stack
+            .work_dir
+            .join(format!("home-{}-{purpose}", self.homes));
         fs::create_dir_all(&home)?;
         Ok(home)
     }
@@ -140,15 +97,16 @@ impl Suite {
     /// The AWS CLI with the admin credential.
     pub fn admin_aws(&self) -> AwsCli {
         AwsCli {
-            program: self.python.aws_cli.clone(),
-            endpoint: self.sts.url.clone(),
-            home: self.work_dir.join("admin-home"),
+            program: self.stack.python.aws_cli.clone(),
+            endpoint: self.stack.sts.url.clone(),
+            home: self.stack.work_dir.join("admin-home"),
         }
     }
 
     /// The environment every client gets: endpoint, region, HOME, PATH with the venv first.
     fn client_environment(&self, home: &Path) -> Vec<(String, String)> {
         let venv_bin = self
+            .stack
             .python
             .aws_cli
             .parent()
@@ -160,7 +118,7 @@ impl Suite {
                 format!("{venv_bin}:{}", std::env::var("PATH").unwrap_or_default()),
             ),
             ("HOME".into(), home.display().to_string()),
-            ("AWS_ENDPOINT_URL".into(), self.sts.url.clone()),
+            ("AWS_ENDPOINT_URL".into(), self.stack.sts.url.clone()),
             ("AWS_REGION".into(), stack::REGION.into()),
             ("AWS_DEFAULT_REGION".into(), stack::REGION.into()),
         ]
@@ -168,7 +126,7 @@ impl Suite {
 
     /// Runs the AWS CLI with no credentials but `extra` environment.
     pub fn aws(&self, home: &Path, arguments: &[&str], extra: &[(&str, &str)]) -> Result<Outcome> {
-        let output = Command::new(&self.python.aws_cli)
+        let output = Command::new(&self.stack.python.aws_cli)
             .args(arguments)
             .env_clear()
             .envs(self.client_environment(home))
@@ -185,7 +143,7 @@ impl Suite {
         script: &str,
         extra: &[(&str, &str)],
     ) -> Result<Outcome> {
-        let output = Command::new(&self.python.python)
+        let output = Command::new(&self.stack.python.python)
             .arg("-c")
             .arg(script)
             .env_clear()
@@ -206,12 +164,12 @@ impl Suite {
         let home = self.fresh_home("job")?;
         let config_path = home.join("config.yml");
         fs::write(&config_path, config)?;
-        let output = Command::new(&self.binaries.runner)
+        let output = Command::new(&self.stack.binaries.runner)
             .arg("run")
             .arg("--config")
             .arg(&config_path)
-            .args(["--issuer", &self.issuer.url, "--project", project])
-            .args(["--runner-token", &self.platform.runner_token])
+            .args(["--issuer", &self.stack.issuer.url, "--project", project])
+            .args(["--runner-token", &self.stack.platform.runner_token])
             .args(extra_arguments)
             .current_dir(&self.root)
             .env_clear()
@@ -223,7 +181,7 @@ impl Suite {
 
     /// Creates a role named `name` with `trust_policy`; returns its ARN.
     pub fn create_role(&self, name: &str, trust_policy: &Value) -> Result<String> {
-        let path = self.work_dir.join(format!("trust-{name}.json"));
+        let path = self.stack.work_dir.join(format!("trust-{name}.json"));
         fs::write(&path, serde_json::to_string_pretty(trust_policy)?)?;
         let created = self.admin_aws().run_ok(&[
             "iam",
@@ -245,7 +203,7 @@ impl Suite {
             "Version": "2012-10-17",
             "Statement": [{
                 "Effect": "Allow",
-                "Principal": {"Federated": self.provider_arn},
+                "Principal": {"Federated": self.stack.provider_arn},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": condition
             }]
@@ -254,15 +212,15 @@ impl Suite {
 
     /// A condition key of the org's provider, e.g. `key("sub")`.
     pub fn key(&self, claim: &str) -> String {
-        format!("{}:{claim}", self.provider_url)
+        format!("{}:{claim}", self.stack.provider_url)
     }
 
     /// Starts a job through the job API (as the runner would) with the given contexts.
     pub fn start_job(&self, project_id: &str, contexts: &[&str]) -> Result<Value> {
-        let mut response = ureq::post(&format!("{}/api/v1/jobs", self.issuer.url))
+        let mut response = ureq::post(&format!("{}/api/v1/jobs", self.stack.issuer.url))
             .header(
                 "Authorization",
-                &format!("Bearer {}", self.platform.runner_token),
+                &format!("Bearer {}", self.stack.platform.runner_token),
             )
             .send_json(json!({
                 "project": project_id,
@@ -280,17 +238,20 @@ impl Suite {
     pub fn mint(&self, job: &Value) -> Result<Value> {
         let job_id = stack::string_field(job, "job_id")?;
         let secret = stack::string_field(job, "job_secret")?;
-        let mut response = ureq::post(&format!("{}/api/v1/jobs/{job_id}/tokens", self.issuer.url))
-            .header("Authorization", &format!("Bearer {secret}"))
-            .send_json(json!({}))
-            .context("minting tokens")?;
+        let mut response = ureq::post(&format!(
+            "{}/api/v1/jobs/{job_id}/tokens",
+            self.stack.issuer.url
+        ))
+        .header("Authorization", &format!("Bearer {secret}"))
+        .send_json(json!({}))
+        .context("minting tokens")?;
         Ok(response.body_mut().read_json()?)
     }
 
     /// Calls the issuer's admin API.
     pub fn admin(&self, method: &str, path: &str, body: Value) -> Result<Value> {
-        let url = format!("{}{path}", self.issuer.url);
-        let authorization = format!("Bearer {}", self.admin_token);
+        let url = format!("{}{path}", self.stack.issuer.url);
+        let authorization = format!("Bearer {}", self.stack.admin_token);
         let response = match method {
             "PATCH" => ureq::patch(&url)
                 .header("Authorization", &authorization)
@@ -305,19 +266,22 @@ impl Suite {
             .read_json()?)
     }
 
-    /// keyless-sts's most recent decision (JSON).
-    pub fn latest_decision(&self) -> Result<Value> {
-        let listing: Value = ureq::get(&format!("{}/_keyless/decisions?limit=1", self.sts.url))
-            .call()?
-            .body_mut()
-            .read_json()?;
-        Ok(listing["decisions"][0].clone())
+    /// keyless-sts's most recent denial (JSON).
+    pub fn latest_denial(&self) -> Result<Value> {
+        let listing: Value = ureq::get(&format!(
+            "{}/_keyless/decisions?limit=1&allowed=false",
+            self.stack.sts.url
+        ))
+        .call()?
+        .body_mut()
+        .read_json()?;
+        Ok(listing[0].clone())
     }
 
     /// Stops keyless-sts and starts it again on the same data directory.
     pub fn restart_sts(&mut self) -> Result<()> {
-        self.sts.stop();
-        self.sts = stack::start_sts(&self.binaries, &self.work_dir)?;
+        self.stack.sts.stop();
+        self.stack.sts = stack::start_sts(&self.stack.binaries, &self.stack.work_dir)?;
         Ok(())
     }
 }
