@@ -1,10 +1,15 @@
 //! `cargo xtask`: the single entry point for keyless's developer chores (the cargo-xtask
 //! pattern). Each subcommand lives in its own module; none exists before it works.
 
+mod bench;
+mod bench_setup;
+mod ceiling;
 mod demo;
 mod e2e;
+mod load;
 mod python;
 mod service;
+mod sigv4;
 mod stack;
 mod tidy;
 mod up;
@@ -26,6 +31,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Chore {
+    /// Measure the services (release build, loopback, closed-loop load) against the RSA
+    /// ceiling of `openssl speed`.
+    Bench(bench::Options),
     /// Run the whole flow, narrated: a CircleCI job gets a token, assumes an AWS role with the
     /// real AWS CLI, and a job from another project is denied, with the reason spelled out.
     Demo,
@@ -53,6 +61,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = workspace_root();
     let outcome = match cli.command {
+        Chore::Bench(options) => bench::run(&root, &options),
         Chore::Demo => demo::run(&root),
         Chore::E2e { only } => e2e::run(&root, only.as_deref()),
         Chore::Test => test(&root),
@@ -132,6 +141,8 @@ fn test(root: &Path) -> Result<()> {
     )?;
     step("end-to-end suite (real binaries, AWS CLI, boto3)");
     e2e::run(root, None)?;
+    step("bench smoke run: every scenario for a moment, checking responses, not speed");
+    bench::smoke(root)?;
     println!("\nall checks passed");
     Ok(())
 }

@@ -80,6 +80,11 @@ impl Service {
         })
     }
 
+    /// The process id, for reading its memory figures from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the process: SIGTERM first so it shuts down cleanly, then SIGKILL if it lingers.
     pub fn stop(&mut self) {
         if let Ok(Some(_)) = self.child.try_wait() {

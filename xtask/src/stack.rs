@@ -49,7 +49,17 @@ impl Binaries {
     /// Builds the three service binaries (debug profile, shared with the tests' build) and
     /// returns where they are.
     pub fn build(root: &Path) -> Result<Self> {
+        Self::build_profile(root, false)
+    }
+
+    /// Builds them with the release profile, for `cargo xtask bench`.
+    pub fn build_release(root: &Path) -> Result<Self> {
+        Self::build_profile(root, true)
+    }
+
+    fn build_profile(root: &Path, release: bool) -> Result<Self> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let profile: &[&str] = if release { &["--release"] } else { &[] };
         let status = Command::new(cargo)
             .args([
                 "build",
@@ -62,22 +72,27 @@ impl Binaries {
                 "keyless-runner",
                 "--bins",
             ])
+            .args(profile)
             .current_dir(root)
             .status()
             .context("starting cargo build")?;
         if !status.success() {
             bail!("building the keyless binaries failed ({status})");
         }
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"))
-            .join("debug");
+        let target = target_dir(root).join(if release { "release" } else { "debug" });
         Ok(Self {
             issuer: target.join("keyless-issuer"),
             sts: target.join("keyless-sts"),
             runner: target.join("keyless-runner"),
         })
     }
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, or `target/` in the workspace.
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
 }
 
 /// What the CircleCI side looks like once created.

@@ -50,15 +50,15 @@ async fn mint(
 ) -> Result<Json<Minted>, ApiError> {
     let job_secret = bearer_token(&headers)?.to_owned();
     let job_id = job_id(&job)?;
-    let secret = job_secret.clone();
-    state
-        .blocking(move |platform| platform.check_job_secret(&job_id, &secret))
-        .await?;
-    let request: MintRequest = body.json()?;
+    let request: Result<MintRequest, ApiError> = body.json();
+    // One trip to a blocking thread: the secret is still checked before the body's error.
     let minted = state
-        .blocking(move |platform| platform.mint(&job_id, &job_secret, request))
-        .await?;
-    Ok(Json(minted))
+        .blocking(move |platform| {
+            platform.check_job_secret(&job_id, &job_secret)?;
+            Ok(request.map(|request| platform.mint(&job_id, &job_secret, request)))
+        })
+        .await??;
+    Ok(Json(minted?))
 }
 
 async fn finish(

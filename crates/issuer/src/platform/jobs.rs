@@ -275,17 +275,10 @@ impl Platform {
         } else {
             self.sign_default_tokens(&job, &settings)?.into()
         };
-        self.store.write(|tx| {
-            // The job may have finished while the tokens were being signed.
-            let (current, _) = tx.job(job_id)?.ok_or_else(|| {
-                PlatformError::not_found("job_not_found", format!("No job {job_id}."))
-            })?;
-            check_can_mint(&current)?;
-            for token in &signed {
-                tx.insert_audit(&token.audit)?;
-            }
-            Ok(())
-        })?;
+        // The job may have finished while the tokens were being signed: re-checked as the audit
+        // rows are committed (in a group commit with concurrent mints).
+        let audits = signed.iter().map(|token| token.audit.clone()).collect();
+        self.commit_mint(job_id, audits)?;
         let expires_at = signed.first().map_or(0, |token| token.audit.exp.seconds());
         let mut tokens = signed.into_iter().map(|token| token.token);
         let first = tokens.next().unwrap_or_default();
@@ -343,7 +336,7 @@ fn job_finished(job: &Job) -> PlatformError {
 }
 
 /// Refuses minting for a finished job or one the org's rules deny tokens.
-fn check_can_mint(job: &Job) -> PlatformResult<()> {
+pub(super) fn check_can_mint(job: &Job) -> PlatformResult<()> {
     if job.status != JobStatus::Running {
         return Err(job_finished(job));
     }

@@ -2,6 +2,7 @@
 //! over the [`Store`], the [`KeyRing`] and the clock.
 //!
 //! - [`jobs`] (with [`job_types`] and [`job_validation`]): start a job (runner token), mint its tokens and finish it (job secret).
+//!   Their audit rows are group-committed (`mint_commit`).
 //! - [`tokens`]: the rules (context, forks), the claim set, signing and the audit.
 //! - [`admin`] (with [`admin_types`]): the admin API's operations on the model and token settings.
 //! - [`negative`]: deliberately invalid tokens for testing relying parties.
@@ -14,6 +15,7 @@ pub mod admin_types;
 pub mod job_types;
 pub mod job_validation;
 pub mod jobs;
+mod mint_commit;
 pub mod negative;
 pub mod tokens;
 
@@ -40,6 +42,8 @@ pub struct Platform {
     pub clock: ClockHandle,
     /// The base URL of every issuer, without trailing slash.
     public_url: String,
+    /// Mints waiting for their audit rows to be committed (group commit).
+    mint_queue: mint_commit::MintQueue,
 }
 
 impl Platform {
@@ -51,6 +55,7 @@ impl Platform {
             keys,
             clock,
             public_url: root_issuer(public_url),
+            mint_queue: mint_commit::MintQueue::default(),
         })
     }
 

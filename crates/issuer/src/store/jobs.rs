@@ -231,7 +231,9 @@ impl Tx<'_> {
     /// The job with this id and the digest of its secret.
     pub fn job(&self, id: &JobId) -> PlatformResult<Option<(Job, Vec<u8>)>> {
         let sql = format!("{JOB_SELECT} WHERE jobs.id = ?1");
-        let row = optional(self.connection().query_row(&sql, [id.to_string()], job_row))?;
+        // Cached: minting looks the job up twice per request.
+        let mut statement = self.connection().prepare_cached(&sql)?;
+        let row = optional(statement.query_row([id.to_string()], job_row))?;
         row.map(job_from).transpose()
     }
 

@@ -158,21 +158,22 @@ impl Tx<'_> {
     pub fn insert_audit(&self, record: &AuditRecord) -> PlatformResult<i64> {
         let audience = serde_json::to_string(&record.aud)
             .map_err(|error| PlatformError::internal(error.to_string()))?;
-        self.connection().execute(
+        // Cached: every mint inserts two rows.
+        let mut statement = self.connection().prepare_cached(
             "INSERT INTO audit (minted_at, job_id, kind, iss, sub, aud, kid, iat, exp)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                record.minted_at.seconds(),
-                record.job_id.to_string(),
-                record.kind,
-                record.iss,
-                record.sub,
-                audience,
-                record.kid,
-                record.iat.seconds(),
-                record.exp.seconds()
-            ],
         )?;
+        statement.execute(params![
+            record.minted_at.seconds(),
+            record.job_id.to_string(),
+            record.kind,
+            record.iss,
+            record.sub,
+            audience,
+            record.kid,
+            record.iat.seconds(),
+            record.exp.seconds()
+        ])?;
         Ok(self.connection().last_insert_rowid())
     }
 

@@ -345,19 +345,21 @@ impl Tx<'_> {
         project: Option<&ProjectId>,
     ) -> PlatformResult<TokenSettings> {
         let project_key = project.map(ToString::to_string).unwrap_or_default();
-        let row = optional(self.connection().query_row(
+        // Cached: minting reads the org's and the project's settings on every request.
+        let mut statement = self.connection().prepare_cached(
             "SELECT audience, audience_updated_at, ttl, ttl_updated_at FROM token_settings
              WHERE org_id = ?1 AND project_id = ?2",
-            params![org.to_string(), project_key],
-            |row| {
+        )?;
+        let row = optional(
+            statement.query_row(params![org.to_string(), project_key], |row| {
                 Ok((
                     row.get::<_, Option<String>>(0)?,
                     row.get::<_, Option<String>>(1)?,
                     row.get::<_, Option<String>>(2)?,
                     row.get::<_, Option<String>>(3)?,
                 ))
-            },
-        ))?;
+            }),
+        )?;
         let mut settings = TokenSettings {
             org_id: *org,
             project_id: project.copied(),

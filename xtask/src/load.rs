@@ -1,0 +1,355 @@
+//! A closed-loop HTTP/1.1 load generator for `cargo xtask bench`.
+//!
+//! N connections, each a thread with one keep-alive TCP connection, send the same prepared
+//! request again and again for a fixed duration: each sends its next request only when the
+//! previous response has been read completely (closed loop), so the figures are the server's
+//! throughput and latency, not a queue's. Every run is bounded by its duration and stops by
+//! itself (or once a given number of requests has been sent, whichever comes first); a
+//! connection that fails reconnects, and the failure is counted as an error.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// How long one request may take before the connection is abandoned as failed.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One prepared request and how to judge its response.
+#[derive(Clone)]
+pub struct Workload {
+    /// The full request bytes (request line, headers, body), sent as is.
+    pub request: Vec<u8>,
+    /// The status a correct response has.
+    pub expected_status: u16,
+    /// Text a correct response body contains.
+    pub expected_body: Option<String>,
+}
+
+impl Workload {
+    /// A request with the given method, path, extra headers and body, for `host`.
+    pub fn new(
+        method: &str,
+        path: &str,
+        host: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        expected_status: u16,
+    ) -> Self {
+        let mut request = format!("{method} {path} HTTP/1.1\r\nhost: {host}\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+        let mut request = request.into_bytes();
+        request.extend_from_slice(body);
+        Self {
+            request,
+            expected_status,
+            expected_body: None,
+        }
+    }
+
+    /// Also requires the response body to contain `text`.
+    pub fn expecting_body(mut self, text: &str) -> Self {
+        self.expected_body = Some(text.to_owned());
+        self
+    }
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// Responses that matched the expectation.
+    pub successes: u64,
+    /// Wrong statuses, wrong bodies, I/O failures.
+    pub errors: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Latencies of successful requests, sorted ascending, in microseconds.
+    pub latencies_micros: Vec<u64>,
+    /// The first error seen, to explain a non-zero count.
+    pub first_error: Option<String>,
+}
+
+impl LoadReport {
+    /// Successful requests per second.
+    pub fn requests_per_second(&self) -> f64 {
+        self.successes as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
+    /// The latency at quantile `q` (0.0–1.0), in milliseconds.
+    pub fn latency_ms(&self, quantile: f64) -> f64 {
+        if self.latencies_micros.is_empty() {
+            return 0.0;
+        }
+        let last = self.latencies_micros.len() - 1;
+        let index = ((last as f64) * quantile).round() as usize;
+        self.latencies_micros[index.min(last)] as f64 / 1000.0
+    }
+}
+
+/// When a run stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// The run stops after this long whatever else happens.
+    pub duration: Duration,
+    /// And once this many requests have been sent, if given.
+    pub requests: Option<u64>,
+}
+
+/// Runs `workload` against `address` over `connections` connections until `limit`.
+pub fn run(
+    address: SocketAddr,
+    workload: &Workload,
+    connections: usize,
+    limit: Limit,
+) -> Result<LoadReport> {
+    if connections == 0 {
+        bail!("at least one connection is needed");
+    }
+    let workload = Arc::new(workload.clone());
+    let budget = Arc::new(AtomicU64::new(limit.requests.unwrap_or(u64::MAX)));
+    let started = Instant::now();
+    let deadline = started + limit.duration;
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let workload = Arc::clone(&workload);
+            let budget = Arc::clone(&budget);
+            thread::spawn(move || drive_connection(address, &workload, deadline, &budget))
+        })
+        .collect();
+    let mut report = LoadReport::default();
+    for worker in workers {
+        let part = worker
+            .join()
+            .map_err(|_| anyhow::anyhow!("a load thread panicked"))?;
+        report.successes += part.successes;
+        report.errors += part.errors;
+        report.latencies_micros.extend(part.latencies_micros);
+        if report.first_error.is_none() {
+            report.first_error = part.first_error;
+        }
+    }
+    report.elapsed = started.elapsed();
+    report.latencies_micros.sort_unstable();
+    Ok(report)
+}
+
+/// Takes one request from the shared budget; false once it is spent.
+fn take_one(budget: &AtomicU64) -> bool {
+    budget
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok()
+}
+
+/// One connection's loop until the deadline or the end of the request budget.
+fn drive_connection(
+    address: SocketAddr,
+    workload: &Workload,
+    deadline: Instant,
+    budget: &AtomicU64,
+) -> LoadReport {
+    let mut report = LoadReport::default();
+    let mut connection: Option<BufReader<TcpStream>> = None;
+    while Instant::now() < deadline && take_one(budget) {
+        let reader = match &mut connection {
+            Some(reader) => reader,
+            None => match connect(address) {
+                Ok(reader) => connection.insert(reader),
+                Err(error) => {
+                    record_error(&mut report, format!("connect: {error:#}"));
+                    // Back off briefly so a dead server is not hammered in a tight loop.
+                    thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+            },
+        };
+        let sent = Instant::now();
+        match exchange(reader, workload) {
+            Ok(()) => {
+                report.successes += 1;
+                report
+                    .latencies_micros
+                    .push(sent.elapsed().as_micros() as u64);
+            }
+            Err(error) => {
+                record_error(&mut report, format!("{error:#}"));
+                connection = None;
+            }
+        }
+    }
+    report
+}
+
+fn record_error(report: &mut LoadReport, message: String) {
+    report.errors += 1;
+    if report.first_error.is_none() {
+        report.first_error = Some(message);
+    }
+}
+
+fn connect(address: SocketAddr) -> Result<BufReader<TcpStream>> {
+    let stream = TcpStream::connect_timeout(&address, REQUEST_TIMEOUT)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+    stream.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+    Ok(BufReader::new(stream))
+}
+
+/// Sends the request and reads one whole response, checking it.
+fn exchange(reader: &mut BufReader<TcpStream>, workload: &Workload) -> Result<()> {
+    reader.get_mut().write_all(&workload.request)?;
+    let mut status_line = String::new();
+    if reader.read_line(&mut status_line)? == 0 {
+        bail!("connection closed by the server");
+    }
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .with_context(|| format!("bad status line {status_line:?}"))?;
+    let mut content_length = None;
+    let mut close = false;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 {
+            bail!("connection closed inside the headers");
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            let name = name.trim().to_ascii_lowercase();
+            let value = value.trim();
+            if name == "content-length" {
+                content_length = value.parse::<usize>().ok();
+            } else if name == "connection" && value.eq_ignore_ascii_case("close") {
+                close = true;
+            } else if name == "transfer-encoding" {
+                bail!("chunked responses are not supported by the load generator");
+            }
+        }
+    }
+    let length = content_length.context("response without content-length")?;
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    if status != workload.expected_status {
+        bail!(
+            "status {status}, expected {}: {}",
+            workload.expected_status,
+            String::from_utf8_lossy(&body)
+        );
+    }
+    if let Some(expected) = &workload.expected_body
+        && !String::from_utf8_lossy(&body).contains(expected.as_str())
+    {
+        bail!(
+            "body lacks {expected:?}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    if close {
+        bail!("server closed the keep-alive connection");
+    }
+    Ok(())
+}
+
+/// The peak resident set size of a process (`VmHWM`), in KiB, from `/proc`.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A tiny keep-alive server answering every request with `200 ok`, for `requests` requests.
+    fn serve(listener: TcpListener, requests: usize) {
+        thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            for _ in 0..requests {
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap() == 0 {
+                        return;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let body = "ok";
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                reader.get_mut().write_all(response.as_bytes()).unwrap();
+            }
+        });
+    }
+
+    fn for_millis(millis: u64) -> Limit {
+        Limit {
+            duration: Duration::from_millis(millis),
+            requests: None,
+        }
+    }
+
+    #[test]
+    fn stops_after_the_request_budget() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        serve(listener, 1_000_000);
+        let workload = Workload::new("GET", "/", "x", &[], b"", 200);
+        let limit = Limit {
+            duration: Duration::from_secs(30),
+            requests: Some(25),
+        };
+        let report = run(address, &workload, 1, limit).unwrap();
+        assert_eq!(report.successes, 25);
+        assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    }
+
+    #[test]
+    fn counts_successes_and_stops_by_itself() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        serve(listener, 1_000_000);
+        let workload = Workload::new("GET", "/", "x", &[], b"", 200).expecting_body("ok");
+        let report = run(address, &workload, 1, for_millis(200)).unwrap();
+        assert!(report.successes > 0);
+        assert_eq!(report.errors, 0, "{:?}", report.first_error);
+        assert!(report.latency_ms(0.5) <= report.latency_ms(0.99));
+        assert!(report.elapsed < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn wrong_status_and_dead_servers_count_as_errors() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        serve(listener, 1);
+        let workload = Workload::new("GET", "/", "x", &[], b"", 404);
+        let report = run(address, &workload, 1, for_millis(200)).unwrap();
+        assert_eq!(report.successes, 0);
+        assert!(report.errors >= 1);
+        assert!(
+            report
+                .first_error
+                .unwrap()
+                .contains("status 200, expected 404")
+        );
+    }
+}
