@@ -151,6 +151,14 @@ impl KeySetFetcher {
         max_bytes: usize,
     ) -> Result<(Vec<u8>, Option<Duration>), String> {
         let url = self.issuer_map.fetch_url(public_url);
+        if !is_loopback_http_url(&url) {
+            // keyless is offline by design: it fetches keys only from loopback over plain HTTP.
+            // A public issuer is reached through `--issuer-map PUBLIC=http://127.0.0.1:PORT`.
+            return Err(format!(
+                "GET {url} not attempted: only http:// URLs on loopback hosts are fetched \
+                 (map public issuers with --issuer-map)"
+            ));
+        }
         tracing::debug!(public_url, fetch_url = %url, "fetching");
         let mut response = self
             .client
@@ -203,6 +211,26 @@ fn describe_failure(url: &str, error: &reqwest::Error) -> String {
     }
 }
 
+/// Whether `url` is `http://` to a loopback host: `localhost`, `127.0.0.0/8` or `[::1]`.
+fn is_loopback_http_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = if let Some(bracketed) = authority.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or_default()
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
 /// Whether `url` is an absolute `http://` or `https://` URL.
 fn is_http_url(url: &str) -> bool {
     url.starts_with("https://") || url.starts_with("http://")
@@ -244,5 +272,32 @@ mod tests {
         assert_eq!(seconds("public"), None);
         assert_eq!(seconds("max-age=-1"), None);
         assert_eq!(seconds("max-age=abc"), None);
+    }
+}
+
+#[cfg(test)]
+mod loopback_tests {
+    use super::is_loopback_http_url;
+
+    #[test]
+    fn only_plain_http_to_loopback_is_fetched() {
+        for allowed in [
+            "http://127.0.0.1:8080/org/x/.well-known/openid-configuration",
+            "http://127.1.2.3/jwks",
+            "http://localhost:9/x",
+            "http://[::1]:80/x",
+        ] {
+            assert!(is_loopback_http_url(allowed), "{allowed}");
+        }
+        for refused in [
+            "https://127.0.0.1/x",
+            "http://oidc.circleci.com/org/x",
+            "http://10.0.0.1/x",
+            "http://127.0.0.1.evil.example/x",
+            "http://user@127.0.0.1/x",
+            "ftp://127.0.0.1/x",
+        ] {
+            assert!(!is_loopback_http_url(refused), "{refused}");
+        }
     }
 }
