@@ -76,6 +76,11 @@ impl SigningKey {
             b64(serde_json::to_vec(&header).unwrap()),
             b64(serde_json::to_vec(claims).unwrap())
         );
+        format!("{input}.{}", b64(self.signature_over(&input)))
+    }
+
+    /// The RS256 signature of an arbitrary signing input (hostile tokens build their own).
+    pub fn signature_over(&self, input: &str) -> Vec<u8> {
         let mut signature_bytes = vec![0; self.pair.public_modulus_len()];
         self.pair
             .sign(
@@ -85,7 +90,12 @@ impl SigningKey {
                 &mut signature_bytes,
             )
             .unwrap();
-        format!("{input}.{}", b64(signature_bytes))
+        signature_bytes
+    }
+
+    /// The public key as PKCS#1 DER (what an HMAC-confusion attacker would key with).
+    pub fn public_der(&self) -> Vec<u8> {
+        self.pair.public_key().as_ref().to_vec()
     }
 }
 

@@ -9,6 +9,7 @@ mod clients_rust;
 mod clients_sts;
 mod explain;
 mod hints;
+mod hostile;
 mod issuer;
 mod load;
 mod persistence;
