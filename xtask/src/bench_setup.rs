@@ -104,13 +104,20 @@ fn start_job(issuer: &Service, platform: &Platform, project: &str) -> Result<Liv
 /// signed by the admin credential.
 pub fn start_sts(binaries: &Binaries, data_dir: &Path, platform: &Platform) -> Result<StsFixture> {
     let service = stack::start_sts(binaries, data_dir)?;
+    let role_arn = register_signed(&service, platform)?;
+    Ok(StsFixture { service, role_arn })
+}
+
+/// Registers the org's issuer as an OIDC provider and creates the demo's role with IAM calls
+/// signed in Rust (no AWS CLI needed); returns the role ARN.
+pub fn register_signed(sts: &Service, platform: &Platform) -> Result<String> {
     let admin = Credentials {
         access_key_id: ADMIN_ACCESS_KEY_ID,
         secret_access_key: ADMIN_SECRET_ACCESS_KEY,
         session_token: None,
     };
     iam_call(
-        &service,
+        sts,
         &admin,
         &[
             ("Action", "CreateOpenIDConnectProvider"),
@@ -124,7 +131,7 @@ pub fn start_sts(binaries: &Binaries, data_dir: &Path, platform: &Platform) -> R
         .trim_start_matches("https://");
     let policy = stack::trust_policy(platform, provider_url).to_string();
     let created = iam_call(
-        &service,
+        sts,
         &admin,
         &[
             ("Action", "CreateRole"),
@@ -132,8 +139,7 @@ pub fn start_sts(binaries: &Binaries, data_dir: &Path, platform: &Platform) -> R
             ("AssumeRolePolicyDocument", &policy),
         ],
     )?;
-    let role_arn = xml_text(&created, "Arn").context("CreateRole returned no Arn")?;
-    Ok(StsFixture { service, role_arn })
+    xml_text(&created, "Arn").context("CreateRole returned no Arn")
 }
 
 /// Sends one signed IAM call and returns the response body, failing on an error status.

@@ -16,10 +16,10 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::python;
 use crate::stack::{
     self, Binaries, CONTEXT_NAME, ORG_NAME, OTHER_PROJECT_NAME, PROJECT_NAME, REGION, Stack,
 };
+use crate::{demo_sdk, python};
 
 /// The job file the demo runs.
 const EXAMPLE_CONFIG: &str = "examples/circleci/config.yml";
@@ -32,12 +32,26 @@ fn short(id: &str) -> String {
 }
 
 /// Runs the demo.
-pub fn run(root: &Path) -> Result<()> {
-    let python = python::ensure(root)
-        .context("the demo drives the real AWS CLI, installed into target/venv from Python 3")?;
+pub fn run(root: &Path, use_sdk: bool) -> Result<()> {
+    let python = if use_sdk {
+        None
+    } else {
+        python::ensure_if_available(root)
+            .context("the demo drives the real AWS CLI, installed into target/venv from Python 3")?
+    };
     let binaries = Binaries::build(root)?;
     let started = Instant::now();
     println!("keyless demo — a CircleCI job gets AWS credentials with no stored keys\n");
+    if python.is_none() {
+        println!(
+            "(no AWS CLI: {} — the job's AWS calls go through the AWS SDK for Rust instead)\n",
+            if use_sdk {
+                "--sdk given"
+            } else {
+                "Python 3 was not found"
+            }
+        );
+    }
     let stack = Stack::boot(root, "demo", binaries, python)?;
     let platform = &stack.platform;
     println!(
@@ -60,15 +74,27 @@ pub fn run(root: &Path) -> Result<()> {
         short(&platform.project_id),
         short(&platform.other_project_id)
     );
-    println!("[4/6] AWS side, as an admin would with the AWS CLI:");
-    println!(
-        "      aws iam create-open-id-connect-provider --url {} --client-id-list {}",
-        platform.org_issuer, platform.org_id
-    );
-    println!(
-        "      aws iam create-role --role-name {} --assume-role-policy-document file://trust.json",
-        stack::ROLE_NAME
-    );
+    if stack.python.is_some() {
+        println!("[4/6] AWS side, as an admin would with the AWS CLI:");
+        println!(
+            "      aws iam create-open-id-connect-provider --url {} --client-id-list {}",
+            platform.org_issuer, platform.org_id
+        );
+        println!(
+            "      aws iam create-role --role-name {} --assume-role-policy-document file://trust.json",
+            stack::ROLE_NAME
+        );
+    } else {
+        println!("[4/6] AWS side, with SigV4-signed IAM calls (what the AWS CLI would send):");
+        println!(
+            "      CreateOpenIDConnectProvider Url={} ClientIDList={}",
+            platform.org_issuer, platform.org_id
+        );
+        println!(
+            "      CreateRole RoleName={} AssumeRolePolicyDocument=<trust policy>",
+            stack::ROLE_NAME
+        );
+    }
     println!(
         "        trust: Federated  = …:oidc-provider/{}\n               StringEquals …:aud = {}\n               StringLike   …:sub = org/{}/project/{}/user/*   (only project {PROJECT_NAME:?})",
         stack.provider_url,
@@ -82,12 +108,15 @@ pub fn run(root: &Path) -> Result<()> {
     println!(
         "\n[5/6] The announcement's job in project {PROJECT_NAME:?} (context {CONTEXT_NAME:?})"
     );
-    let allowed = run_job(
-        root,
-        &stack,
-        &platform.project_slug,
-        &work_dir.join("job-widgets"),
-    )?;
+    let allowed = match stack.python {
+        Some(_) => run_job(
+            root,
+            &stack,
+            &platform.project_slug,
+            &work_dir.join("job-widgets"),
+        )?,
+        None => demo_sdk::run_job(&stack, &platform.project_id)?,
+    };
     if !allowed {
         bail!("the job in {PROJECT_NAME:?} should have assumed {role_arn}; see the output above");
     }
@@ -95,12 +124,15 @@ pub fn run(root: &Path) -> Result<()> {
     println!(
         "\n[6/6] The same job in project {OTHER_PROJECT_NAME:?} — the trust policy should refuse it"
     );
-    let denied_ran = run_job(
-        root,
-        &stack,
-        &platform.other_project_slug,
-        &work_dir.join("job-gadgets"),
-    )?;
+    let denied_ran = match stack.python {
+        Some(_) => run_job(
+            root,
+            &stack,
+            &platform.other_project_slug,
+            &work_dir.join("job-gadgets"),
+        )?,
+        None => demo_sdk::run_job(&stack, &platform.other_project_id)?,
+    };
     if denied_ran {
         bail!(
             "the job in {OTHER_PROJECT_NAME:?} was allowed to assume {role_arn}; the trust policy is not enforced"
@@ -128,6 +160,8 @@ fn run_job(root: &Path, stack: &Stack, project: &str, job_home: &Path) -> Result
     } = stack;
     fs::create_dir_all(job_home)?;
     let venv_bin = python
+        .as_ref()
+        .context("running the job with the AWS CLI needs Python")?
         .aws_cli
         .parent()
         .context("the AWS CLI has no parent directory")?;

@@ -5,6 +5,7 @@ mod bench;
 mod bench_setup;
 mod ceiling;
 mod demo;
+mod demo_sdk;
 mod e2e;
 mod load;
 mod python;
@@ -36,7 +37,12 @@ enum Chore {
     Bench(bench::Options),
     /// Run the whole flow, narrated: a CircleCI job gets a token, assumes an AWS role with the
     /// real AWS CLI, and a job from another project is denied, with the reason spelled out.
-    Demo,
+    Demo {
+        /// Make the job's AWS calls with the AWS SDK for Rust instead of the AWS CLI (the
+        /// default when there is no Python 3).
+        #[arg(long)]
+        sdk: bool,
+    },
     /// Run the end-to-end suite against the real binaries with the AWS CLI and boto3.
     E2e {
         /// Run only the scenarios whose name contains this text.
@@ -62,7 +68,7 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let outcome = match cli.command {
         Chore::Bench(options) => bench::run(&root, &options),
-        Chore::Demo => demo::run(&root),
+        Chore::Demo { sdk } => demo::run(&root, sdk),
         Chore::E2e { only } => e2e::run(&root, only.as_deref()),
         Chore::Test => test(&root),
         Chore::Tidy => tidy::run(&root),

@@ -11,6 +11,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Where the environment's programs live once it is ready.
+#[derive(Clone)]
 pub struct PythonEnvironment {
     /// The environment's `python`.
     pub python: PathBuf,
@@ -26,6 +27,15 @@ pub fn system_python() -> Option<PathBuf> {
             + &String::from_utf8_lossy(&output.stderr);
         (output.status.success() && version.contains("Python 3")).then(|| PathBuf::from(name))
     })
+}
+
+/// The environment when the machine has Python 3 (set up as [`ensure`] does), `None` when it
+/// has none.
+pub fn ensure_if_available(root: &Path) -> Result<Option<PythonEnvironment>> {
+    match system_python() {
+        Some(_) => ensure(root).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Makes sure `target/venv` exists with the pinned requirements, installing them if the

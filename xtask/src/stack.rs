@@ -396,8 +396,8 @@ pub struct Stack {
     pub work_dir: PathBuf,
     /// The built binaries.
     pub binaries: Binaries,
-    /// The AWS CLI and boto3.
-    pub python: PythonEnvironment,
+    /// The AWS CLI and boto3, when Python 3 is available.
+    pub python: Option<PythonEnvironment>,
     /// `keyless-issuer`.
     pub issuer: Service,
     /// `keyless-sts`.
@@ -421,7 +421,7 @@ impl Stack {
         root: &Path,
         name: &str,
         binaries: Binaries,
-        python: PythonEnvironment,
+        python: Option<PythonEnvironment>,
     ) -> Result<Self> {
         let work_dir = root.join("target").join(name);
         if work_dir.exists() {
@@ -432,12 +432,25 @@ impl Stack {
         let issuer = start_issuer(&binaries, &work_dir, &admin_token)?;
         let sts = start_sts(&binaries, &work_dir)?;
         let platform = create_platform(&issuer, &admin_token)?;
-        let aws = AwsCli {
-            program: python.aws_cli.clone(),
-            endpoint: sts.url.clone(),
-            home: work_dir.join("admin-home"),
+        let (provider_url, role_arn) = match &python {
+            Some(python) => {
+                let aws = AwsCli {
+                    program: python.aws_cli.clone(),
+                    endpoint: sts.url.clone(),
+                    home: work_dir.join("admin-home"),
+                };
+                register_aws(&aws, &platform, &work_dir)?
+            }
+            None => {
+                let role_arn = crate::bench_setup::register_signed(&sts, &platform)?;
+                let provider_url = platform
+                    .org_issuer
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .to_owned();
+                (provider_url, role_arn)
+            }
         };
-        let (provider_url, role_arn) = register_aws(&aws, &platform, &work_dir)?;
         Ok(Self {
             provider_arn: format!("arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{provider_url}"),
             work_dir,

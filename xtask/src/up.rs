@@ -15,7 +15,7 @@ use crate::stack::{self, Binaries, Stack};
 
 /// Starts the stack, prints and writes its environment, and waits for ctrl-c or SIGTERM.
 pub fn run(root: &Path, env_file: Option<&Path>) -> Result<()> {
-    let python = python::ensure(root)?;
+    let python = python::ensure_if_available(root)?;
     let binaries = Binaries::build(root)?;
     let Stack {
         issuer,

@@ -348,7 +348,7 @@ pub fn issuer_down(suite: &mut Suite) -> Result<()> {
     let fresh_dir = suite.stack.work_dir.join("sts-fresh");
     let fresh = stack::start_sts(&suite.stack.binaries, &fresh_dir)?;
     let aws = stack::AwsCli {
-        program: suite.stack.python.aws_cli.clone(),
+        program: suite.python.aws_cli.clone(),
         endpoint: fresh.url.clone(),
         home: fresh_dir.join("admin-home"),
     };

@@ -36,6 +36,13 @@ const SCENARIOS: &[Scenario] = &[
         "the AWS SDK for Rust assumes the role and calls GetCallerIdentity",
         rust_sdk::rust_sdk_flow,
     ),
+    ("cargo xtask demo (AWS CLI)", |suite| {
+        crate::demo::run(&suite.root, false)
+    }),
+    (
+        "the demo without Python: AWS calls through the AWS SDK for Rust",
+        |suite| crate::demo::run(&suite.root, true),
+    ),
     (
         "the web-identity credential provider path",
         flows::web_identity_provider,

@@ -3,23 +3,11 @@
 //! SDK's own request signing and response parsing.
 
 use anyhow::{Context, Result, ensure};
-use aws_config::BehaviorVersion;
-use aws_sdk_sts::config::{Credentials, Region};
+use aws_sdk_sts::config::Credentials;
 
 use super::support::Suite;
+use crate::demo_sdk::client;
 use crate::stack::{self, ACCOUNT_ID, ROLE_NAME};
-
-/// An STS client for `endpoint`, anonymous or with `credentials`.
-fn client(endpoint: &str, credentials: Option<Credentials>) -> aws_sdk_sts::Client {
-    let mut builder = aws_sdk_sts::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(stack::REGION))
-        .endpoint_url(endpoint);
-    if let Some(credentials) = credentials {
-        builder = builder.credentials_provider(credentials);
-    }
-    aws_sdk_sts::Client::from_conf(builder.build())
-}
 
 /// Assumes the demo role with a fresh job token and checks the caller identity.
 pub fn rust_sdk_flow(suite: &mut Suite) -> Result<()> {

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::python;
+use crate::python::{self, PythonEnvironment};
 use crate::stack::{self, AwsCli, Binaries, Stack};
 
 /// The booted stack and everything scenarios need to drive it.
@@ -18,6 +18,8 @@ pub struct Suite {
     pub root: PathBuf,
     /// The services and both sides' setup.
     pub stack: Stack,
+    /// The AWS CLI and boto3.
+    pub python: PythonEnvironment,
     homes: usize,
 }
 
@@ -78,7 +80,8 @@ impl Suite {
         let binaries = Binaries::build(root)?;
         Ok(Self {
             root: root.to_path_buf(),
-            stack: Stack::boot(root, "e2e", binaries, python)?,
+            stack: Stack::boot(root, "e2e", binaries, Some(python.clone()))?,
+            python,
             homes: 0,
         })
     }
@@ -97,7 +100,7 @@ impl Suite {
     /// The AWS CLI with the admin credential.
     pub fn admin_aws(&self) -> AwsCli {
         AwsCli {
-            program: self.stack.python.aws_cli.clone(),
+            program: self.python.aws_cli.clone(),
             endpoint: self.stack.sts.url.clone(),
             home: self.stack.work_dir.join("admin-home"),
         }
@@ -106,7 +109,6 @@ impl Suite {
     /// The environment every client gets: endpoint, region, HOME, PATH with the venv first.
     fn client_environment(&self, home: &Path) -> Vec<(String, String)> {
         let venv_bin = self
-            .stack
             .python
             .aws_cli
             .parent()
@@ -126,7 +128,7 @@ impl Suite {
 
     /// Runs the AWS CLI with no credentials but `extra` environment.
     pub fn aws(&self, home: &Path, arguments: &[&str], extra: &[(&str, &str)]) -> Result<Outcome> {
-        let output = Command::new(&self.stack.python.aws_cli)
+        let output = Command::new(&self.python.aws_cli)
             .args(arguments)
             .env_clear()
             .envs(self.client_environment(home))
@@ -143,7 +145,7 @@ impl Suite {
         script: &str,
         extra: &[(&str, &str)],
     ) -> Result<Outcome> {
-        let output = Command::new(&self.stack.python.python)
+        let output = Command::new(&self.python.python)
             .arg("-c")
             .arg(script)
             .env_clear()
