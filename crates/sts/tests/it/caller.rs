@@ -4,17 +4,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use http::{HeaderMap, HeaderValue};
+use http::HeaderMap;
 use keyless_sts::config::{Clock, DEFAULT_ADMIN_ACCESS_KEY_ID, DEFAULT_ADMIN_SECRET_ACCESS_KEY};
-use keyless_sts::sigv4::{
-    SignatureLocation, SignatureParts, SignedRequest, canonical_request, compute_signature,
-    format_amz_date, string_to_sign,
-};
 use keyless_sts::store::StoreLocation;
 use time::OffsetDateTime;
 
 use crate::issuer::{Answer, Fixture, Issuer, assume, config_for};
-use crate::support::{TestServer, form};
+use crate::support::{TestServer, form, signed_headers_in};
 
 /// Credentials from an AssumeRoleWithWebIdentity answer.
 pub struct Credentials {
@@ -55,52 +51,7 @@ pub fn signed_headers_for(
     token: Option<&str>,
     at: OffsetDateTime,
 ) -> HeaderMap {
-    let amz_date = format_amz_date(at);
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
-    );
-    headers.insert("host", HeaderValue::from_str(host).unwrap());
-    headers.insert("x-amz-date", HeaderValue::from_str(&amz_date).unwrap());
-    let mut signed = "content-type;host;x-amz-date".to_owned();
-    if let Some(token) = token {
-        headers.insert(
-            "x-amz-security-token",
-            HeaderValue::from_str(token).unwrap(),
-        );
-        signed.push_str(";x-amz-security-token");
-    }
-    let parts = SignatureParts {
-        access_key_id: key.to_owned(),
-        scope_date: amz_date[..8].to_owned(),
-        region: "us-east-1".to_owned(),
-        service: service.to_owned(),
-        terminator: "aws4_request".to_owned(),
-        signed_headers: signed.clone(),
-        signature: String::new(),
-        amz_date: amz_date.clone(),
-        security_token: token.map(str::to_owned),
-        location: SignatureLocation::Header,
-    };
-    let request = SignedRequest {
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: &headers,
-        body: body.as_bytes(),
-    };
-    let canonical = canonical_request(&request, &parts);
-    let signature = compute_signature(secret, &parts, &string_to_sign(&parts, &canonical));
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential={key}/{}/us-east-1/{service}/aws4_request, SignedHeaders={signed}, Signature={signature}",
-        &amz_date[..8]
-    );
-    headers.insert(
-        "authorization",
-        HeaderValue::from_str(&authorization).unwrap(),
-    );
-    headers
+    signed_headers_in(service, host, body, key, secret, "us-east-1", token, at)
 }
 
 /// GetCallerIdentity signed with these parts.

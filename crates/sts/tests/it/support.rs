@@ -88,6 +88,31 @@ pub fn signed_headers(
     service: &str,
     at: OffsetDateTime,
 ) -> HeaderMap {
+    signed_headers_in(
+        service,
+        host,
+        body,
+        access_key_id,
+        secret,
+        "eu-west-1",
+        None,
+        at,
+    )
+}
+
+/// Headers for a Query POST to `service` signed in `region`, with an optional session token
+/// (signed too, as botocore does).
+#[allow(clippy::too_many_arguments)] // each is one part of what SigV4 signs
+pub fn signed_headers_in(
+    service: &str,
+    host: &str,
+    body: &str,
+    key: &str,
+    secret: &str,
+    region: &str,
+    token: Option<&str>,
+    at: OffsetDateTime,
+) -> HeaderMap {
     let amz_date = format_amz_date(at);
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -96,16 +121,24 @@ pub fn signed_headers(
     );
     headers.insert("host", HeaderValue::from_str(host).unwrap());
     headers.insert("x-amz-date", HeaderValue::from_str(&amz_date).unwrap());
+    let mut signed = "content-type;host;x-amz-date".to_owned();
+    if let Some(token) = token {
+        headers.insert(
+            "x-amz-security-token",
+            HeaderValue::from_str(token).unwrap(),
+        );
+        signed.push_str(";x-amz-security-token");
+    }
     let parts = SignatureParts {
-        access_key_id: access_key_id.to_owned(),
+        access_key_id: key.to_owned(),
         scope_date: amz_date[..8].to_owned(),
-        region: "eu-west-1".to_owned(),
+        region: region.to_owned(),
         service: service.to_owned(),
         terminator: "aws4_request".to_owned(),
-        signed_headers: "content-type;host;x-amz-date".to_owned(),
+        signed_headers: signed.clone(),
         signature: String::new(),
         amz_date: amz_date.clone(),
-        security_token: None,
+        security_token: token.map(str::to_owned),
         location: SignatureLocation::Header,
     };
     let request = SignedRequest {
@@ -118,7 +151,7 @@ pub fn signed_headers(
     let canonical = canonical_request(&request, &parts);
     let signature = compute_signature(secret, &parts, &string_to_sign(&parts, &canonical));
     let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential={access_key_id}/{}/eu-west-1/{service}/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature={signature}",
+        "AWS4-HMAC-SHA256 Credential={key}/{}/{region}/{service}/aws4_request, SignedHeaders={signed}, Signature={signature}",
         &amz_date[..8]
     );
     headers.insert(
