@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::store::StoreLocation;
+use crate::store::{Durability, StoreLocation};
 use crate::verify::VerifierConfig;
 
 /// The account every entity lives in unless configured otherwise (AWS documentation's example).
@@ -129,6 +129,8 @@ pub struct Config {
     pub admin: AdminCredential,
     /// Where state lives.
     pub storage: StoreLocation,
+    /// What a commit survives (process kill, or also power loss).
+    pub durability: Durability,
     /// A bootstrap file of providers and roles, applied idempotently at start.
     pub bootstrap_file: Option<PathBuf>,
     /// Largest request body accepted.
@@ -157,6 +159,7 @@ impl Config {
             account_id: AccountId(DEFAULT_ACCOUNT_ID.to_owned()),
             admin: AdminCredential::default(),
             storage: StoreLocation::InMemory,
+            durability: Durability::default(),
             bootstrap_file: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,

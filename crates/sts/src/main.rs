@@ -17,7 +17,7 @@ use keyless_sts::config::{
     DEFAULT_ADMIN_SECRET_ACCESS_KEY, DEFAULT_EXPIRED_SESSION_RETENTION, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_RECORDS, DEFAULT_PURGE_INTERVAL, DEFAULT_REQUEST_TIMEOUT,
 };
-use keyless_sts::store::StoreLocation;
+use keyless_sts::store::{Durability, StoreLocation};
 use keyless_sts::sts::DecisionRecord;
 use keyless_sts::verify::{DEFAULT_FETCH_TIMEOUT, IssuerMapping, VerifierConfig};
 
@@ -120,6 +120,10 @@ struct ServeArgs {
     /// Keep state in memory only (lost on exit).
     #[arg(long, env = "KEYLESS_STS_IN_MEMORY")]
     in_memory: bool,
+    /// What a committed write survives: `process` (a kill or crash of keyless-sts; SQLite
+    /// synchronous=NORMAL) or `power` (also a power cut; fsync on every commit, slower).
+    #[arg(long, env = "KEYLESS_STS_DURABILITY", value_enum, default_value_t = Durability::Process)]
+    durability: Durability,
     /// Bootstrap file of providers and roles (JSON), applied idempotently at start.
     #[arg(long = "config", env = "KEYLESS_STS_CONFIG")]
     bootstrap_file: Option<PathBuf>,
@@ -225,6 +229,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         } else {
             StoreLocation::Directory(args.data_dir)
         },
+        durability: args.durability,
         bootstrap_file: args.bootstrap_file,
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_seconds),

@@ -180,7 +180,7 @@ struct Answer {
 
 /// Opens the store, applies the bootstrap file, and builds the router.
 pub async fn app(config: Config) -> Result<Router, RunError> {
-    let store = Store::open(&config.storage)?;
+    let store = Store::open_with(&config.storage, config.durability)?;
     if let Some(path) = &config.bootstrap_file {
         bootstrap::apply_file(path, &store, &config).await?;
     }

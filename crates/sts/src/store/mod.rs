@@ -4,22 +4,55 @@
 //! PostgreSQL backend for several replicas would slot in behind the same methods.
 //!
 //! Every method is one transaction, so a failed request never leaves partial writes.
+//!
+//! The hot paths stay off the database where they can: the IAM catalog and recent sessions are
+//! served from memory ([`cache`]), and audit records that hand out nothing are written in the
+//! background (bounded), while a session is still returned only once it is durable.
 
+mod cache;
 mod records;
 mod sqlite;
 mod writer;
 
+pub use cache::SESSION_CACHE_CAPACITY;
 pub use records::{CallRecord, PurgeCounts, Session};
 pub use writer::MAX_WRITES_PER_COMMIT;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
 /// The database file name inside `--data-dir`.
 pub const DATABASE_FILE_NAME: &str = "keyless-sts.sqlite3";
+
+/// Most audit records queued for the background writer at once; beyond this a caller waits for
+/// room, so a burst cannot grow memory without bound.
+pub const MAX_BACKGROUND_WRITES: usize = 4096;
+
+/// What a commit survives (SQLite's `synchronous` setting in WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: a commit is in the operating system's hands when it returns, so it
+    /// survives the process being killed (SIGKILL, a crash) but not a power cut or kernel
+    /// panic. The default: keyless is a simulator, and this is what `cargo xtask crash` checks.
+    #[default]
+    Process,
+    /// `synchronous=FULL`: every commit waits for fsync, so it also survives a power cut;
+    /// group commit shares each fsync among the writes queued meanwhile.
+    Power,
+}
+
+impl Durability {
+    /// The `PRAGMA synchronous` value.
+    fn synchronous(self) -> &'static str {
+        match self {
+            Durability::Process => "NORMAL",
+            Durability::Power => "FULL",
+        }
+    }
+}
 
 /// Where the state is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,19 +167,93 @@ pub enum ClientIdAddition {
 pub struct Store {
     connection: Arc<Mutex<Connection>>,
     writer: writer::WriterHandle,
+    /// The committed IAM catalog, replaced whole after each IAM write.
+    catalog: Arc<RwLock<Arc<cache::Catalog>>>,
+    /// Recently issued durable sessions.
+    sessions: Arc<Mutex<cache::SessionCache>>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and brings its schema up to date.
+    /// Opens (creating if needed) the database with the default [`Durability`] and brings its
+    /// schema up to date.
     pub fn open(location: &StoreLocation) -> Result<Store, StoreError> {
-        let connection = Arc::new(Mutex::new(sqlite::open(location)?));
-        let writer = writer::WriterHandle::start(Arc::clone(&connection));
-        Ok(Store { connection, writer })
+        Store::open_with(location, Durability::default())
+    }
+
+    /// Opens (creating if needed) the database, committing with `durability`.
+    pub fn open_with(
+        location: &StoreLocation,
+        durability: Durability,
+    ) -> Result<Store, StoreError> {
+        let mut connection = sqlite::open(location, durability.synchronous())?;
+        let transaction = connection.transaction()?;
+        let catalog = cache::Catalog::load(&transaction)?;
+        transaction.commit()?;
+        let connection = Arc::new(Mutex::new(connection));
+        let writer = writer::WriterHandle::start(Arc::clone(&connection), MAX_BACKGROUND_WRITES);
+        Ok(Store {
+            connection,
+            writer,
+            catalog: Arc::new(RwLock::new(Arc::new(catalog))),
+            sessions: Arc::default(),
+        })
     }
 
     /// Queues a write for the group-commit writer; returns once it is committed.
     async fn write(&self, job: writer::WriteJob) -> Result<(), StoreError> {
         self.writer.write(job).await
+    }
+
+    /// Queues a write without waiting for it (audit records that hand nothing out). Waits only
+    /// while [`MAX_BACKGROUND_WRITES`] are already queued. A failure is logged by the writer.
+    async fn write_in_background(&self, job: writer::WriteJob) -> Result<(), StoreError> {
+        self.writer.write_in_background(job).await
+    }
+
+    /// Returns once every write queued before the call is committed (so a read that follows
+    /// sees them).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.write(Box::new(|_| Ok(()))).await
+    }
+
+    /// The committed IAM catalog.
+    fn catalog(&self) -> Arc<cache::Catalog> {
+        // A poisoned lock only means a writer panicked between reload and publish; the value
+        // inside is the last complete catalog.
+        Arc::clone(
+            &self
+                .catalog
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// Runs an IAM write in one transaction, reloads the catalog inside it, and publishes the
+    /// new catalog right after the commit, still holding the connection, so catalogs are
+    /// published in commit order and a failed transaction publishes nothing.
+    async fn change_catalog<T, Work>(&self, work: Work) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        Work: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        let published = Arc::clone(&self.catalog);
+        tokio::task::spawn_blocking(move || {
+            // Poisoning: see `transaction`.
+            let mut connection = connection
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let transaction = connection.transaction()?;
+            let value = work(&transaction)?;
+            let catalog = cache::Catalog::load(&transaction)?;
+            transaction.commit()?;
+            *published
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
+            Ok(value)
+        })
+        .await
+        .map_err(|error| StoreError::TaskFailed(error.to_string()))?
     }
 
     /// Runs `work` on the connection in a blocking task, inside one transaction.
@@ -173,31 +280,30 @@ impl Store {
 
     /// Inserts a provider unless one with the same URL exists.
     pub async fn insert_provider(&self, provider: OidcProvider) -> Result<Insertion, StoreError> {
-        self.transaction(move |tx| sqlite::insert_provider(tx, &provider))
+        self.change_catalog(move |tx| sqlite::insert_provider(tx, &provider))
             .await
     }
 
     /// Creates or replaces a provider by URL, keeping the original creation date (bootstrap).
     pub async fn put_provider(&self, provider: OidcProvider) -> Result<(), StoreError> {
-        self.transaction(move |tx| sqlite::put_provider(tx, &provider))
+        self.change_catalog(move |tx| sqlite::put_provider(tx, &provider))
             .await
     }
 
     /// The provider with exactly this URL (without scheme).
     pub async fn provider(&self, url: &str) -> Result<Option<OidcProvider>, StoreError> {
-        let url = url.to_owned();
-        self.transaction(move |tx| sqlite::provider(tx, &url)).await
+        Ok(self.catalog().provider(url).cloned())
     }
 
     /// Every provider, ordered by URL.
     pub async fn providers(&self) -> Result<Vec<OidcProvider>, StoreError> {
-        self.transaction(sqlite::providers).await
+        Ok(self.catalog().providers().cloned().collect())
     }
 
     /// Deletes a provider; `false` if there was none.
     pub async fn delete_provider(&self, url: &str) -> Result<bool, StoreError> {
         let url = url.to_owned();
-        self.transaction(move |tx| sqlite::delete_provider(tx, &url))
+        self.change_catalog(move |tx| sqlite::delete_provider(tx, &url))
             .await
     }
 
@@ -209,7 +315,7 @@ impl Store {
         max_client_ids: usize,
     ) -> Result<ClientIdAddition, StoreError> {
         let (url, client_id) = (url.to_owned(), client_id.to_owned());
-        self.transaction(move |tx| {
+        self.change_catalog(move |tx| {
             let Some(mut provider) = sqlite::provider(tx, &url)? else {
                 return Ok(ClientIdAddition::NoSuchProvider);
             };
@@ -229,7 +335,7 @@ impl Store {
     /// Removes a client id (absent is fine); `false` if the provider does not exist.
     pub async fn remove_client_id(&self, url: &str, client_id: &str) -> Result<bool, StoreError> {
         let (url, client_id) = (url.to_owned(), client_id.to_owned());
-        self.transaction(move |tx| {
+        self.change_catalog(move |tx| {
             let Some(mut provider) = sqlite::provider(tx, &url)? else {
                 return Ok(false);
             };
@@ -249,7 +355,7 @@ impl Store {
         thumbprints: Vec<String>,
     ) -> Result<bool, StoreError> {
         let url = url.to_owned();
-        self.transaction(move |tx| {
+        self.change_catalog(move |tx| {
             let Some(mut provider) = sqlite::provider(tx, &url)? else {
                 return Ok(false);
             };
@@ -262,14 +368,14 @@ impl Store {
 
     /// Inserts a role unless one with the same name (case-insensitively) exists.
     pub async fn insert_role(&self, role: Role) -> Result<Insertion, StoreError> {
-        self.transaction(move |tx| sqlite::insert_role(tx, &role))
+        self.change_catalog(move |tx| sqlite::insert_role(tx, &role))
             .await
     }
 
     /// Creates or updates a role by name (bootstrap). An existing role keeps its `RoleId` and
     /// creation date; everything else is replaced. Returns the stored role.
     pub async fn put_role(&self, role: Role) -> Result<Role, StoreError> {
-        self.transaction(move |tx| {
+        self.change_catalog(move |tx| {
             let stored = match sqlite::role(tx, &role.name)? {
                 Some(existing) => Role {
                     role_id: existing.role_id,
@@ -286,13 +392,12 @@ impl Store {
 
     /// The role with this name, compared case-insensitively.
     pub async fn role(&self, name: &str) -> Result<Option<Role>, StoreError> {
-        let name = name.to_owned();
-        self.transaction(move |tx| sqlite::role(tx, &name)).await
+        Ok(self.catalog().role(name).cloned())
     }
 
     /// Every role, ordered by lowercase name.
     pub async fn roles(&self) -> Result<Vec<Role>, StoreError> {
-        self.transaction(sqlite::roles).await
+        Ok(self.catalog().roles().cloned().collect())
     }
 
     /// Changes a role's description and/or maximum session duration; `false` if no such role.
@@ -303,7 +408,7 @@ impl Store {
         max_session_duration: Option<i64>,
     ) -> Result<bool, StoreError> {
         let name = name.to_owned();
-        self.transaction(move |tx| {
+        self.change_catalog(move |tx| {
             let Some(mut role) = sqlite::role(tx, &name)? else {
                 return Ok(false);
             };
@@ -326,7 +431,7 @@ impl Store {
         trust_policy: String,
     ) -> Result<bool, StoreError> {
         let name = name.to_owned();
-        self.transaction(move |tx| {
+        self.change_catalog(move |tx| {
             let Some(mut role) = sqlite::role(tx, &name)? else {
                 return Ok(false);
             };
@@ -340,7 +445,7 @@ impl Store {
     /// Deletes a role; `false` if there was none.
     pub async fn delete_role(&self, name: &str) -> Result<bool, StoreError> {
         let name = name.to_owned();
-        self.transaction(move |tx| sqlite::delete_role(tx, &name))
+        self.change_catalog(move |tx| sqlite::delete_role(tx, &name))
             .await
     }
 }

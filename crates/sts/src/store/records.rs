@@ -1,6 +1,8 @@
 //! STS state: temporary-credential sessions, the explained decisions of
 //! `AssumeRoleWithWebIdentity`, and audit events. Writes go through the group-commit writer
-//! ([`super::writer`]), reads through ordinary transactions. Decisions and events are stored as
+//! ([`super::writer`]): a session (with its records) is awaited until durable, records that hand
+//! nothing out are written in the background, and every read of records first waits for the
+//! writes queued before it. Sessions are read from the session cache first. Decisions and events are stored as
 //! JSON documents keyed by the RequestId of the response they belong to.
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -237,16 +239,24 @@ impl Store {
         session: Session,
         record: CallRecord,
     ) -> Result<(), StoreError> {
+        let cached = session.clone();
         self.write(Box::new(move |connection| {
             insert_session(connection, &session)?;
             insert_record(connection, &record)
         }))
-        .await
+        .await?;
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(cached);
+        Ok(())
     }
 
-    /// Stores a decision and/or audit event (a refused call, a GetCallerIdentity, …).
+    /// Stores a decision and/or audit event (a refused call, a GetCallerIdentity, …) in the
+    /// background: returns once it is queued, not once it is committed. Readers of records
+    /// flush first, so they still see it.
     pub async fn record_call(&self, record: CallRecord) -> Result<(), StoreError> {
-        self.write(Box::new(move |connection| {
+        self.write_in_background(Box::new(move |connection| {
             insert_record(connection, &record)
         }))
         .await
@@ -259,13 +269,23 @@ impl Store {
         url: &str,
         role_name: &str,
     ) -> Result<(Option<OidcProvider>, Option<Role>), StoreError> {
-        let (url, role_name) = (url.to_owned(), role_name.to_owned());
-        self.transaction(move |tx| Ok((sqlite::provider(tx, &url)?, sqlite::role(tx, &role_name)?)))
-            .await
+        let catalog = self.catalog();
+        Ok((
+            catalog.provider(url).cloned(),
+            catalog.role(role_name).cloned(),
+        ))
     }
 
     /// The session with this access key id, expired or not.
     pub async fn session(&self, access_key_id: &str) -> Result<Option<Session>, StoreError> {
+        let cached = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(access_key_id);
+        if cached.is_some() {
+            return Ok(cached);
+        }
         let access_key_id = access_key_id.to_owned();
         self.transaction(move |tx| {
             tx.prepare_cached(&format!(
@@ -306,6 +326,7 @@ impl Store {
 
     /// The decision document answered with `request_id`.
     pub async fn decision(&self, request_id: &str) -> Result<Option<String>, StoreError> {
+        self.flush().await?;
         let request_id = request_id.to_owned();
         self.transaction(move |tx| {
             Ok(tx
@@ -331,12 +352,14 @@ impl Store {
             Some(true) => "WHERE allowed = 1",
             Some(false) => "WHERE allowed = 0",
         };
+        self.flush().await?;
         self.transaction(move |tx| latest_documents(tx, "decisions", filter, limit))
             .await
     }
 
     /// The newest `limit` audit events, newest first.
     pub async fn latest_events(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.flush().await?;
         self.transaction(move |tx| latest_documents(tx, "audit_events", "", limit))
             .await
     }
@@ -369,6 +392,10 @@ impl Store {
             Ok(())
         }))
         .await?;
+        self.sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .forget_expired(cutoff);
         let counts = *counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());

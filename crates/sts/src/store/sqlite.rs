@@ -2,6 +2,7 @@
 //! ids, thumbprints, tags) are JSON arrays in TEXT columns; times are Unix seconds.
 
 use std::fs;
+use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use time::OffsetDateTime;
@@ -30,18 +31,26 @@ CREATE TABLE IF NOT EXISTS roles (
 );
 ";
 
-/// Opens the database at `location` and applies the schema.
-pub fn open(location: &StoreLocation) -> Result<Connection, StoreError> {
+/// Opens the database at `location` and applies the schema; `synchronous` is the WAL-mode
+/// `PRAGMA synchronous` value (see [`super::Durability`]).
+///
+/// The data directory is created readable by its owner only (0700) and the database file is
+/// 0600; SQLite gives its `-wal` and `-shm` files the database file's mode. The store holds
+/// session secrets.
+pub fn open(location: &StoreLocation, synchronous: &str) -> Result<Connection, StoreError> {
     let connection = match location {
         StoreLocation::InMemory => Connection::open_in_memory()?,
         StoreLocation::Directory(directory) => {
-            fs::create_dir_all(directory).map_err(|source| StoreError::DataDirectory {
+            let data_directory_error = |source| StoreError::DataDirectory {
                 path: directory.clone(),
                 source,
-            })?;
-            let connection = Connection::open(directory.join(DATABASE_FILE_NAME))?;
+            };
+            create_private_directory(directory).map_err(data_directory_error)?;
+            let path = directory.join(DATABASE_FILE_NAME);
+            create_private_file(&path).map_err(data_directory_error)?;
+            let connection = Connection::open(path)?;
             connection.pragma_update(None, "journal_mode", "WAL")?;
-            connection.pragma_update(None, "synchronous", "FULL")?;
+            connection.pragma_update(None, "synchronous", synchronous)?;
             connection
         }
     };
@@ -51,8 +60,30 @@ pub fn open(location: &StoreLocation) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
+/// Creates `directory` (and missing parents) with mode 0700; an existing one is left as it is.
+fn create_private_directory(directory: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(directory)
+}
+
+/// Creates `path` empty with mode 0600 if it does not exist, and makes an existing one 0600.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    drop(file);
+    Ok(())
+}
+
 /// The key role names are unique under: IAM compares them case-insensitively.
-fn role_name_key(name: &str) -> String {
+pub(super) fn role_name_key(name: &str) -> String {
     name.to_ascii_lowercase()
 }
 

@@ -3,11 +3,15 @@
 //! commits once, then tells each caller. Under load many `AssumeRoleWithWebIdentity` calls share
 //! one commit (one WAL fsync with `synchronous=FULL`) instead of paying one fsync each, and a
 //! caller still hears "written" only after its write is durable.
+//!
+//! Writes whose caller need not wait (audit records of calls that hand nothing out) are queued
+//! in the background: they join the next batch like any other, hold one of a bounded number of
+//! permits until committed, and a failure is logged instead of answered.
 
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use super::StoreError;
 
@@ -23,13 +27,36 @@ type Reply = oneshot::Sender<Result<(), StoreError>>;
 /// A queued write and the channel its outcome goes back on.
 pub struct WriteRequest {
     job: WriteJob,
-    done: Reply,
+    /// `None` for a background write: nobody waits for it.
+    done: Option<Reply>,
+    /// Held by a background write until it is committed.
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 /// The sending side callers hold (inside [`super::Store`]).
 #[derive(Clone)]
 pub struct WriterHandle {
+    /// Declared before `_thread`: when the last handle drops, the queue closes first, then the
+    /// thread is joined, so every queued write is committed before the store is gone (a
+    /// graceful shutdown loses no background write).
     queue: mpsc::UnboundedSender<WriteRequest>,
+    /// Room for background writes (see [`super::MAX_BACKGROUND_WRITES`]).
+    background: Arc<Semaphore>,
+    _thread: Arc<WriterThread>,
+}
+
+/// Joins the writer thread when the last handle is dropped.
+struct WriterThread(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for WriterThread {
+    fn drop(&mut self) {
+        let Some(thread) = self.0.take() else {
+            return;
+        };
+        if thread.thread().id() != std::thread::current().id() && thread.join().is_err() {
+            tracing::error!("the store writer thread panicked");
+        }
+    }
 }
 
 impl std::fmt::Debug for WriterHandle {
@@ -40,27 +67,56 @@ impl std::fmt::Debug for WriterHandle {
 
 impl WriterHandle {
     /// Starts the writer thread over `connection`. It ends when every handle is dropped.
-    pub fn start(connection: Arc<Mutex<Connection>>) -> WriterHandle {
+    pub fn start(connection: Arc<Mutex<Connection>>, max_background: usize) -> WriterHandle {
         let (queue, receiver) = mpsc::unbounded_channel();
         let started = std::thread::Builder::new()
             .name("keyless-sts-writer".to_owned())
             .spawn(move || write_loop(&connection, receiver));
-        if let Err(error) = started {
-            // Without a writer every write fails with TaskFailed below; say why once.
-            tracing::error!(%error, "cannot start the store writer thread");
+        let thread = match started {
+            Ok(thread) => Some(thread),
+            Err(error) => {
+                // Without a writer every write fails with TaskFailed below; say why once.
+                tracing::error!(%error, "cannot start the store writer thread");
+                None
+            }
+        };
+        WriterHandle {
+            queue,
+            background: Arc::new(Semaphore::new(max_background)),
+            _thread: Arc::new(WriterThread(thread)),
         }
-        WriterHandle { queue }
     }
 
     /// Queues `job` and waits until the batch holding it is committed.
     pub async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
         let (done, outcome) = oneshot::channel();
-        self.queue
-            .send(WriteRequest { job, done })
-            .map_err(|_| StoreError::TaskFailed("the store writer has stopped".to_owned()))?;
+        self.send(WriteRequest {
+            job,
+            done: Some(done),
+            permit: None,
+        })?;
         outcome
             .await
             .map_err(|_| StoreError::TaskFailed("the store writer dropped a write".to_owned()))?
+    }
+
+    /// Queues `job` without waiting for its commit; waits only for room in the queue.
+    pub async fn write_in_background(&self, job: WriteJob) -> Result<(), StoreError> {
+        let permit = Arc::clone(&self.background)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::TaskFailed("the store writer has stopped".to_owned()))?;
+        self.send(WriteRequest {
+            job,
+            done: None,
+            permit: Some(permit),
+        })
+    }
+
+    fn send(&self, request: WriteRequest) -> Result<(), StoreError> {
+        self.queue
+            .send(request)
+            .map_err(|_| StoreError::TaskFailed("the store writer has stopped".to_owned()))
     }
 }
 
@@ -80,17 +136,28 @@ fn write_loop(connection: &Mutex<Connection>, mut receiver: mpsc::UnboundedRecei
         let (outcomes, dones) = commit_batch(&mut connection, batch);
         drop(connection);
         for (outcome, done) in outcomes.into_iter().zip(dones) {
-            let _ = done.send(outcome);
+            match done {
+                // The caller may have given up (its request timed out); nothing to do then.
+                Some(done) => {
+                    let _ = done.send(outcome);
+                }
+                None => {
+                    if let Err(error) = outcome {
+                        tracing::error!(%error, "a background store write failed");
+                    }
+                }
+            }
         }
     }
 }
 
 /// Runs every job of `batch` in one transaction; returns each job's outcome (all failed if the
-/// commit itself failed) and the reply channels in the same order.
+/// commit itself failed) and the reply channels in the same order. Background permits are
+/// released when the batch is done.
 fn commit_batch(
     connection: &mut Connection,
     batch: Vec<WriteRequest>,
-) -> (Vec<Result<(), StoreError>>, Vec<Reply>) {
+) -> (Vec<Result<(), StoreError>>, Vec<Option<Reply>>) {
     let mut dones = Vec::with_capacity(batch.len());
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut transaction = match connection.transaction() {
@@ -104,8 +171,10 @@ fn commit_batch(
             return (outcomes, dones);
         }
     };
+    let mut permits = Vec::new();
     for request in batch {
         dones.push(request.done);
+        permits.extend(request.permit);
         let outcome = match transaction.savepoint() {
             Ok(savepoint) => match (request.job)(&savepoint) {
                 Ok(()) => savepoint.commit().map_err(StoreError::from),
@@ -123,5 +192,6 @@ fn commit_batch(
             .map(|_| Err(StoreError::TaskFailed(format!("commit failed: {message}"))))
             .collect();
     }
+    drop(permits);
     (outcomes, dones)
 }
