@@ -100,3 +100,73 @@ async fn a_failing_write_in_a_batch_leaves_no_partial_session() {
     assert!(store.decision("first").await.unwrap().is_some());
     assert_eq!(store.session_count().await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn background_records_are_seen_by_the_next_read_and_survive_a_reopen() {
+    let directory = tempfile::tempdir().unwrap();
+    let location = StoreLocation::Directory(directory.path().join("data"));
+    {
+        let store = Store::open(&location).unwrap();
+        for index in 0..500 {
+            store
+                .record_call(record(&format!("bg-{index}"), false))
+                .await
+                .unwrap();
+        }
+        // Reads flush first: all 500 are visible at once, newest first.
+        let latest = store.latest_decisions(1, Some(false)).await.unwrap();
+        assert_eq!(latest, vec!["{\"request_id\":\"bg-499\"}".to_owned()]);
+        store.record_call(record("last", false)).await.unwrap();
+        // Dropping the last handle joins the writer after it committed the queue.
+    }
+    let store = Store::open(&location).unwrap();
+    assert!(store.decision("last").await.unwrap().is_some());
+    assert_eq!(store.latest_events(1000).await.unwrap().len(), 501);
+}
+
+#[tokio::test]
+async fn a_session_is_served_from_the_cache_and_from_the_database_after_a_reopen() {
+    let directory = tempfile::tempdir().unwrap();
+    let location = StoreLocation::Directory(directory.path().join("data"));
+    let live = datetime!(2026-11-26 03:00:00 UTC);
+    {
+        let store = Store::open(&location).unwrap();
+        store
+            .record_session(session("ASIACACHED", live), record("r1", true))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.session("ASIACACHED").await.unwrap(),
+            Some(session("ASIACACHED", live))
+        );
+    }
+    let store = Store::open(&location).unwrap();
+    assert_eq!(
+        store.session("ASIACACHED").await.unwrap(),
+        Some(session("ASIACACHED", live))
+    );
+    assert_eq!(store.session("ASIAUNKNOWN").await.unwrap(), None);
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_database_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let directory = tempfile::tempdir().unwrap();
+    let data = directory.path().join("data");
+    let store = Store::open(&StoreLocation::Directory(data.clone())).unwrap();
+    store
+        .record_session(
+            session("ASIAPRIVATE", datetime!(2026-11-26 03:00:00 UTC)),
+            record("r1", true),
+        )
+        .await
+        .unwrap();
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+}

@@ -169,3 +169,41 @@ async fn put_role_keeps_identity_of_an_existing_role() {
         7200
     );
 }
+
+#[tokio::test]
+async fn the_catalog_follows_every_committed_iam_write() {
+    let store = Store::open(&StoreLocation::InMemory).unwrap();
+    store
+        .insert_provider(provider("issuer.example/a"))
+        .await
+        .unwrap();
+    store
+        .insert_role(role("Deploy", "AROAAAAAAAAAAAAAAAAAA"))
+        .await
+        .unwrap();
+    let (found_provider, found_role) = store
+        .provider_and_role("issuer.example/a", "deploy")
+        .await
+        .unwrap();
+    assert!(found_provider.is_some());
+    assert_eq!(found_role.unwrap().name, "Deploy");
+    assert!(
+        store
+            .set_trust_policy("DEPLOY", "{\"changed\":true}".to_owned())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.role("deploy").await.unwrap().unwrap().trust_policy,
+        "{\"changed\":true}"
+    );
+    assert!(store.delete_provider("issuer.example/a").await.unwrap());
+    assert!(store.delete_role("deploy").await.unwrap());
+    assert_eq!(
+        store
+            .provider_and_role("issuer.example/a", "deploy")
+            .await
+            .unwrap(),
+        (None, None)
+    );
+}
