@@ -52,6 +52,7 @@ pub struct StsFixture {
 }
 
 /// Temporary credentials from one AssumeRoleWithWebIdentity.
+#[derive(Clone)]
 pub struct SessionCredentials {
     /// `ASIA…`.
     pub access_key_id: String,
@@ -183,7 +184,7 @@ fn form(parameters: &[(&str, &str)], version: &str) -> String {
 }
 
 /// The text of the first `<tag>…</tag>` in `xml`.
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
+pub fn xml_text(xml: &str, tag: &str) -> Option<String> {
     let open = format!("<{tag}>");
     let start = xml.find(&open)? + open.len();
     let length = xml[start..].find(&format!("</{tag}>"))?;

@@ -4,13 +4,16 @@
 mod bench;
 mod bench_setup;
 mod ceiling;
+mod crash;
 mod demo;
 mod demo_sdk;
 mod e2e;
+mod flow;
 mod load;
 mod python;
 mod service;
 mod sigv4;
+mod soak;
 mod stack;
 mod tidy;
 mod up;
@@ -35,6 +38,9 @@ enum Chore {
     /// Measure the services (release build, loopback, closed-loop load) against the RSA
     /// ceiling of `openssl speed`.
     Bench(bench::Options),
+    /// SIGKILL keyless-sts and keyless-issuer under load, restart them on their data, and
+    /// check the databases, every credential handed out, the keys and the jobs.
+    Crash,
     /// Run the whole flow, narrated: a CircleCI job gets a token, assumes an AWS role with the
     /// real AWS CLI, and a job from another project is denied, with the reason spelled out.
     Demo {
@@ -55,6 +61,9 @@ enum Chore {
         #[arg(long)]
         env_file: Option<PathBuf>,
     },
+    /// Drive the full flow at a steady rate against the real binaries; fail on any error or
+    /// if memory is not flat.
+    Soak(soak::Options),
     /// Run every check CI runs: tidy, rustfmt, clippy (warnings denied), the tests, the
     /// end-to-end suite.
     Test,
@@ -68,8 +77,10 @@ fn main() -> ExitCode {
     let root = workspace_root();
     let outcome = match cli.command {
         Chore::Bench(options) => bench::run(&root, &options),
+        Chore::Crash => crash::run(&root),
         Chore::Demo { sdk } => demo::run(&root, sdk),
         Chore::E2e { only } => e2e::run(&root, only.as_deref()),
+        Chore::Soak(options) => soak::run(&root, &options),
         Chore::Test => test(&root),
         Chore::Tidy => tidy::run(&root),
         Chore::Up { env_file } => up::run(&root, env_file.as_deref()),
@@ -147,6 +158,10 @@ fn test(root: &Path) -> Result<()> {
     )?;
     step("end-to-end suite (real binaries, AWS CLI, boto3)");
     e2e::run(root, None)?;
+    step("soak: the full flow at a steady rate for 20 seconds, flat memory");
+    soak::run(root, &soak::Options::short())?;
+    step("crash: SIGKILL both servers under load, restart, nothing lost");
+    crash::run(root)?;
     step("bench smoke run: every scenario for a moment, checking responses, not speed");
     bench::smoke(root)?;
     println!("\nall checks passed");

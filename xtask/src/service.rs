@@ -3,10 +3,11 @@
 //! A service is started listening on `127.0.0.1:0`; it prints one line
 //! `<name> listening on http://ADDRESS` on standard output once its listener is bound, which is
 //! how we learn its address without fixed ports and without sleeping. Everything else it prints
-//! goes to a log file beside its data, so a failure can be investigated afterwards. Dropping a
-//! [`Service`] stops the process.
+//! goes to a log file beside its data (appended to, so a restarted service's log follows its
+//! earlier one), so a failure can be investigated afterwards and the secrets scan sees every
+//! line. Dropping a [`Service`] stops the process.
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -36,7 +37,10 @@ impl Service {
             .and_then(|name| name.to_str())
             .unwrap_or("service")
             .to_owned();
-        let log = File::create(log_path)
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_path)
             .with_context(|| format!("creating log file {}", log_path.display()))?;
         let mut child = Command::new(binary)
             .args(arguments)
@@ -83,6 +87,12 @@ impl Service {
     /// The process id, for reading its memory figures from `/proc`.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the process with SIGKILL, as a crash would, and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Stops the process: SIGTERM first so it shuts down cleanly, then SIGKILL if it lingers.

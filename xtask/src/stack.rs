@@ -127,15 +127,29 @@ pub fn random_secret(length: usize) -> String {
         .collect()
 }
 
+/// The audit file (`--audit-file`) keyless-sts appends to, beside its log.
+pub const STS_AUDIT_FILE: &str = "sts-audit.jsonl";
+
 /// Starts `keyless-issuer` with its data in `data_dir`.
 pub fn start_issuer(binaries: &Binaries, data_dir: &Path, admin_token: &str) -> Result<Service> {
+    start_issuer_at(binaries, data_dir, admin_token, "127.0.0.1:0")
+}
+
+/// Starts `keyless-issuer` with its data in `data_dir`, listening on `listen` (`IP:PORT`; a
+/// restart on the old port keeps the `iss` its tokens carry).
+pub fn start_issuer_at(
+    binaries: &Binaries,
+    data_dir: &Path,
+    admin_token: &str,
+    listen: &str,
+) -> Result<Service> {
     fs::create_dir_all(data_dir)?;
     Service::start(
         &binaries.issuer,
         &[
             "serve".into(),
             "--listen".into(),
-            "127.0.0.1:0".into(),
+            listen.into(),
             "--data-dir".into(),
             data_dir.join("issuer").display().to_string(),
             "--admin-token".into(),
@@ -158,6 +172,8 @@ pub fn start_sts(binaries: &Binaries, data_dir: &Path) -> Result<Service> {
             data_dir.join("sts").display().to_string(),
             "--account-id".into(),
             ACCOUNT_ID.into(),
+            "--audit-file".into(),
+            data_dir.join(STS_AUDIT_FILE).display().to_string(),
         ],
         &data_dir.join("sts.log"),
     )

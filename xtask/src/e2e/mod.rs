@@ -4,10 +4,12 @@
 //! demo's role) is booted for the suite; each scenario adds what it needs (roles, settings,
 //! jobs), runs the AWS CLI, boto3 or `keyless-runner` with its own `HOME` (the AWS CLI caches
 //! web-identity credentials there), and asserts on what came back. The suite ends with a
-//! `N passed, N failed` line and fails if any scenario failed.
+//! `N passed, N failed` line and fails if any scenario failed. Last comes the secrets scan
+//! ([`secrets`]): no log or audit record the stack (and the demo's) wrote holds a secret.
 
 mod flows;
 mod rust_sdk;
+pub mod secrets;
 mod support;
 
 use std::path::Path;
@@ -92,6 +94,20 @@ pub fn run(root: &Path, filter: Option<&str>) -> Result<()> {
             }
         }
     }
+    let scan_started = Instant::now();
+    match scan_for_secrets(&suite, filter) {
+        Ok(()) => {
+            passed += 1;
+            println!(
+                "e2e: ok     secrets stay secret ({:.1}s)",
+                scan_started.elapsed().as_secs_f64()
+            );
+        }
+        Err(error) => {
+            failed += 1;
+            println!("e2e: FAILED secrets stay secret: {error:#}");
+        }
+    }
     println!(
         "e2e: {passed} passed, {failed} failed in {:.1}s (logs in {})",
         started.elapsed().as_secs_f64(),
@@ -99,6 +115,31 @@ pub fn run(root: &Path, filter: Option<&str>) -> Result<()> {
     );
     if failed > 0 {
         bail!("{failed} end-to-end scenario(s) failed");
+    }
+    Ok(())
+}
+
+/// Scans what the suite's stack wrote, and the demo's stack when the demo ran, for secrets.
+fn scan_for_secrets(suite: &Suite, filter: Option<&str>) -> Result<()> {
+    let mut known = secrets::KnownSecrets::default();
+    known.add(secrets::Kind::AdminToken, &suite.stack.admin_token);
+    known.add(
+        secrets::Kind::RunnerToken,
+        &suite.stack.platform.runner_token,
+    );
+    known.add(
+        secrets::Kind::StsAdminSecret,
+        crate::stack::ADMIN_SECRET_ACCESS_KEY,
+    );
+    secrets::check("e2e", &suite.stack.work_dir, &mut known)?;
+    let demo_ran = filter.is_none_or(|filter| {
+        SCENARIOS
+            .iter()
+            .any(|(name, _)| name.contains("demo") && name.contains(filter))
+    });
+    let demo_dir = suite.root.join("target").join("demo");
+    if demo_ran && demo_dir.exists() {
+        secrets::check("e2e (the demo's stack)", &demo_dir, &mut known)?;
     }
     Ok(())
 }
