@@ -237,6 +237,22 @@ impl Tx<'_> {
         row.map(job_from).transpose()
     }
 
+    /// A job's status alone (`None` for no such job): what minting re-checks as it commits,
+    /// without re-reading the whole job.
+    pub fn job_status(&self, id: &JobId) -> PlatformResult<Option<JobStatus>> {
+        let mut statement = self
+            .connection()
+            .prepare_cached("SELECT status FROM jobs WHERE id = ?1")?;
+        let status =
+            optional(statement.query_row([id.to_string()], |row| row.get::<_, String>(0)))?;
+        status
+            .map(|status| {
+                JobStatus::parse(&status)
+                    .ok_or_else(|| PlatformError::internal(format!("stored status {status:?}")))
+            })
+            .transpose()
+    }
+
     /// The most recent jobs, optionally of one org, newest first.
     pub fn jobs(&self, org: Option<&OrgId>, limit: u32) -> PlatformResult<Vec<Job>> {
         let sql = format!(
