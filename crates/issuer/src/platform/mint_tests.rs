@@ -45,13 +45,13 @@ fn audit_rows(platform: &Platform, job: &JobId) -> usize {
 #[test]
 fn the_secret_is_checked_before_the_body_and_a_good_request_mints_both_tokens() {
     let (platform, job) = platform_with_job();
-    let bad_body: Result<MintRequest, &str> = Err("bad body");
+    let bad_body = || -> Result<MintRequest, &str> { Err("bad body") };
     let refused = platform
-        .mint_parsed(&job.job_id, "not-the-secret", bad_body)
+        .mint_parsed(&job.job_id, "not-the-secret", bad_body())
         .unwrap_err();
     assert_eq!(refused.code, "forbidden");
     let answered = platform
-        .mint_parsed(&job.job_id, &job.job_secret, bad_body)
+        .mint_parsed(&job.job_id, &job.job_secret, bad_body())
         .unwrap();
     assert_eq!(answered.unwrap_err(), "bad body");
     let before = audit_rows(&platform, &job.job_id);
