@@ -231,7 +231,7 @@ impl Tx<'_> {
     /// The job with this id and the digest of its secret.
     pub fn job(&self, id: &JobId) -> PlatformResult<Option<(Job, Vec<u8>)>> {
         let sql = format!("{JOB_SELECT} WHERE jobs.id = ?1");
-        // Cached: minting looks the job up twice per request.
+        // Cached: every mint looks its job up.
         let mut statement = self.connection().prepare_cached(&sql)?;
         let row = optional(statement.query_row([id.to_string()], job_row))?;
         row.map(job_from).transpose()
