@@ -13,6 +13,7 @@ use keyless_claims::JsonDuration;
 use subtle::ConstantTimeEq as _;
 
 use crate::clock::ClockHandle;
+use crate::store::durability::Durability;
 
 /// Where the server listens unless told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7410";
@@ -102,6 +103,12 @@ pub struct Config {
     #[arg(long, env = "KEYLESS_ISSUER_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<AdminToken>,
 
+    /// How durable a commit is before the issuer answers: `process` survives the issuer
+    /// crashing but not a power loss (SQLite WAL, `synchronous=NORMAL`); `power` waits for the
+    /// disk on every commit (`synchronous=FULL`).
+    #[arg(long, env = "KEYLESS_ISSUER_DURABILITY", value_enum, default_value_t = Durability::Process)]
+    pub durability: Durability,
+
     /// Log format.
     #[arg(long, env = "KEYLESS_ISSUER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -125,6 +132,7 @@ impl Config {
             in_memory: true,
             bootstrap_file: None,
             admin_token: None,
+            durability: Durability::Process,
             log_format: LogFormat::Text,
             rotation_interval: None,
             clock: ClockHandle::default(),

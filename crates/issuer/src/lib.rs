@@ -73,6 +73,7 @@ pub fn open_platform(config: &Config, public_url: &str) -> Result<Platform, Serv
         .map(bootstrap::load)
         .transpose()?;
     let store = Store::open((!config.in_memory).then_some(config.data_dir.as_path()))?;
+    store.set_durability(config.durability)?;
     let platform = Platform::open(store, config.clock.clone(), public_url)?;
     if let Some(bootstrap) = bootstrap {
         platform.apply_bootstrap(&bootstrap).map_err(|source| {

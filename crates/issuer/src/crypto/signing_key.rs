@@ -41,6 +41,9 @@ pub struct SigningKey {
     kid: String,
     public_jwk: Jwk,
     public_key_pem: String,
+    /// `base64url({"alg":"RS256","kid":…,"typ":"JWT"})`, the same for every token this key
+    /// signs, so it is encoded once.
+    encoded_header: String,
     key_pair: RsaKeyPair,
     random: SystemRandom,
 }
@@ -79,11 +82,16 @@ impl SigningKey {
         let public_key_pem = public_key
             .to_public_key_pem(LineEnding::LF)
             .map_err(|error| KeyError::Decode(error.to_string()))?;
+        // An RSA JWK with n and e always has a thumbprint; see Jwk::rsa_signing_key.
+        let kid = public_jwk.kid.clone().unwrap_or_default();
+        let encoded_header =
+            super::jwt::encoded_header(&super::jwt::JwtHeader::new(SIGNING_ALGORITHM, Some(&kid)))
+                .map_err(|error| KeyError::Decode(error.to_string()))?;
         Ok(Self {
-            // An RSA JWK with n and e always has a thumbprint; see Jwk::rsa_signing_key.
-            kid: public_jwk.kid.clone().unwrap_or_default(),
+            kid,
             public_jwk,
             public_key_pem,
+            encoded_header,
             key_pair,
             random: SystemRandom::new(),
         })
@@ -103,6 +111,11 @@ impl SigningKey {
     /// algorithm-confusion attack uses as an HMAC secret.
     pub fn public_key_pem(&self) -> &str {
         &self.public_key_pem
+    }
+
+    /// The first part of every RS256 token this key signs: its base64url-encoded header.
+    pub fn encoded_header(&self) -> &str {
+        &self.encoded_header
     }
 
     /// Signs `message` with RS256. CPU-bound (about a millisecond): call it from a blocking

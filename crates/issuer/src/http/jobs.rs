@@ -51,14 +51,12 @@ async fn mint(
     let job_secret = bearer_token(&headers)?.to_owned();
     let job_id = job_id(&job)?;
     let request: Result<MintRequest, ApiError> = body.json();
-    // One trip to a blocking thread: the secret is still checked before the body's error.
+    // One trip to a blocking thread and one read of the job: the secret is still checked
+    // before the body's error.
     let minted = state
-        .blocking(move |platform| {
-            platform.check_job_secret(&job_id, &job_secret)?;
-            Ok(request.map(|request| platform.mint(&job_id, &job_secret, request)))
-        })
+        .blocking(move |platform| platform.mint_parsed(&job_id, &job_secret, request))
         .await??;
-    Ok(Json(minted?))
+    Ok(Json(minted))
 }
 
 async fn finish(

@@ -243,20 +243,52 @@ impl Platform {
         job_secret: &str,
         request: MintRequest,
     ) -> PlatformResult<Minted> {
-        let bad_audience =
-            |audience: &String| audience.is_empty() || audience.len() > MAX_AUDIENCE_LENGTH;
-        if request.aud.as_ref().is_some_and(bad_audience) {
-            return Err(PlatformError::invalid(
-                "invalid_audience",
-                format!("aud must be a non-empty string of at most {MAX_AUDIENCE_LENGTH} bytes."),
-            ));
-        }
-        let (job, settings) = self.store.read(|tx| {
+        check_audience(&request)?;
+        let (job, settings) = self.job_to_mint_for(job_id, job_secret)?;
+        self.mint_for(&job, &settings, &request)
+    }
+
+    /// [`Self::mint`] for a request body that may not have parsed, in one read of the job: the
+    /// job secret is checked first (a caller without it learns nothing, not even that its body
+    /// is bad), then the body's error is returned as it is (`Ok(Err(_))`), then the request is
+    /// minted.
+    pub fn mint_parsed<BodyError>(
+        &self,
+        job_id: &JobId,
+        job_secret: &str,
+        request: Result<MintRequest, BodyError>,
+    ) -> PlatformResult<Result<Minted, BodyError>> {
+        let (job, settings) = self.job_to_mint_for(job_id, job_secret)?;
+        let request = match request {
+            Ok(request) => request,
+            Err(error) => return Ok(Err(error)),
+        };
+        check_audience(&request)?;
+        self.mint_for(&job, &settings, &request).map(Ok)
+    }
+
+    /// The authenticated job and its token settings, in one read transaction.
+    fn job_to_mint_for(
+        &self,
+        job_id: &JobId,
+        job_secret: &str,
+    ) -> PlatformResult<(Job, EffectiveTokenSettings)> {
+        self.store.read(|tx| {
             let job = self.authenticate_job(tx, job_id, job_secret)?;
             let settings = effective_settings(tx, &job.org_id, &job.project_id)?;
             Ok((job, settings))
-        })?;
-        check_can_mint(&job)?;
+        })
+    }
+
+    /// Signs and records the tokens of an authenticated job.
+    fn mint_for(
+        &self,
+        job: &Job,
+        settings: &EffectiveTokenSettings,
+        request: &MintRequest,
+    ) -> PlatformResult<Minted> {
+        let job_id = &job.id;
+        check_can_mint(job)?;
         let custom = request.aud.is_some() || request.root_issuer.is_some();
         let signed: Vec<SignedToken> = if custom {
             let issuer = if request.root_issuer == Some(true) {
@@ -269,11 +301,11 @@ impl Platform {
                 .clone()
                 .map_or(settings.audience.clone(), Audience::One);
             // [INFER] a custom token carries the V2 subject: see docs/decisions.md.
-            let claims = job_claims(&job, issuer, audience, self.now(), settings.ttl)
+            let claims = job_claims(job, issuer, audience, self.now(), settings.ttl)
                 .for_format(SubjectFormat::V2);
             vec![self.sign(KIND_CUSTOM, &claims)?]
         } else {
-            self.sign_default_tokens(&job, &settings)?.into()
+            self.sign_default_tokens(job, settings)?.into()
         };
         // The job may have finished while the tokens were being signed: re-checked as the audit
         // rows are committed (in a group commit with concurrent mints).
@@ -312,7 +344,7 @@ impl Platform {
         self.store.write(|tx| {
             let job = self.authenticate_job(tx, job_id, job_secret)?;
             if !tx.finish_job(job_id, request.status, now)? {
-                return Err(job_finished(&job));
+                return Err(job_finished(&job.id, job.status));
             }
             Ok(())
         })?;
@@ -324,21 +356,34 @@ impl Platform {
     }
 }
 
-fn job_finished(job: &Job) -> PlatformError {
+/// The refusal to mint for a job that has finished.
+pub(super) fn job_finished(job_id: &JobId, status: JobStatus) -> PlatformError {
     PlatformError::conflict(
         "job_finished",
         format!(
-            "Job {} already finished with status {}.",
-            job.id,
-            job.status.as_str()
+            "Job {job_id} already finished with status {}.",
+            status.as_str()
         ),
     )
+}
+
+/// Refuses a custom `aud` that is empty or too long.
+fn check_audience(request: &MintRequest) -> PlatformResult<()> {
+    let bad_audience =
+        |audience: &String| audience.is_empty() || audience.len() > MAX_AUDIENCE_LENGTH;
+    if request.aud.as_ref().is_some_and(bad_audience) {
+        return Err(PlatformError::invalid(
+            "invalid_audience",
+            format!("aud must be a non-empty string of at most {MAX_AUDIENCE_LENGTH} bytes."),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses minting for a finished job or one the org's rules deny tokens.
 pub(super) fn check_can_mint(job: &Job) -> PlatformResult<()> {
     if job.status != JobStatus::Running {
-        return Err(job_finished(job));
+        return Err(job_finished(&job.id, job.status));
     }
     if let Some(refusal) = &job.refusal {
         // The stored refusal carries its code as text; answer with the matching stable code.

@@ -13,9 +13,9 @@ use std::sync::{Mutex, mpsc};
 use keyless_claims::JobId;
 
 use super::Platform;
-use super::jobs::check_can_mint;
+use super::jobs::job_finished;
 use crate::error::{PlatformError, PlatformResult};
-use crate::model::AuditRecord;
+use crate::model::{AuditRecord, JobStatus};
 
 /// A mint waiting for its audit rows to be committed.
 #[derive(Debug)]
@@ -61,8 +61,11 @@ impl Platform {
             batch = std::mem::take(&mut *self.mint_queue.lock());
             let mut verdicts = Vec::with_capacity(batch.len());
             for pending in &batch {
-                let verdict = match tx.job(&pending.job_id)? {
-                    Some((job, _)) => check_can_mint(&job),
+                // Only the status can have changed since the mint read the job (a refusal is
+                // fixed when the job starts), so only the status is read again.
+                let verdict = match tx.job_status(&pending.job_id)? {
+                    Some(JobStatus::Running) => Ok(()),
+                    Some(status) => Err(job_finished(&pending.job_id, status)),
                     None => Err(PlatformError::not_found(
                         "job_not_found",
                         format!("No job {}.", pending.job_id),

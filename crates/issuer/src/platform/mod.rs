@@ -16,6 +16,8 @@ pub mod job_types;
 pub mod job_validation;
 pub mod jobs;
 mod mint_commit;
+#[cfg(test)]
+mod mint_tests;
 pub mod negative;
 pub mod tokens;
 

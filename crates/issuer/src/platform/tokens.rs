@@ -174,7 +174,8 @@ impl Platform {
             settings.ttl,
         );
         let v1 = self.sign(KIND_V1, &claims.for_format(SubjectFormat::V1))?;
-        let v2 = self.sign(KIND_V2, &claims.for_format(SubjectFormat::V2))?;
+        // `job_claims` already has the V2 subject: sign it as it is rather than a copy.
+        let v2 = self.sign(KIND_V2, &claims)?;
         Ok([v1, v2])
     }
 }

@@ -231,10 +231,26 @@ impl Tx<'_> {
     /// The job with this id and the digest of its secret.
     pub fn job(&self, id: &JobId) -> PlatformResult<Option<(Job, Vec<u8>)>> {
         let sql = format!("{JOB_SELECT} WHERE jobs.id = ?1");
-        // Cached: minting looks the job up twice per request.
+        // Cached: every mint looks its job up.
         let mut statement = self.connection().prepare_cached(&sql)?;
         let row = optional(statement.query_row([id.to_string()], job_row))?;
         row.map(job_from).transpose()
+    }
+
+    /// A job's status alone (`None` for no such job): what minting re-checks as it commits,
+    /// without re-reading the whole job.
+    pub fn job_status(&self, id: &JobId) -> PlatformResult<Option<JobStatus>> {
+        let mut statement = self
+            .connection()
+            .prepare_cached("SELECT status FROM jobs WHERE id = ?1")?;
+        let status =
+            optional(statement.query_row([id.to_string()], |row| row.get::<_, String>(0)))?;
+        status
+            .map(|status| {
+                JobStatus::parse(&status)
+                    .ok_or_else(|| PlatformError::internal(format!("stored status {status:?}")))
+            })
+            .transpose()
     }
 
     /// The most recent jobs, optionally of one org, newest first.

@@ -10,6 +10,7 @@
 //! private keys, owner-readable only (0600); SQLite gives its WAL and journal files the
 //! database's permissions.
 
+pub mod durability;
 pub mod jobs;
 pub mod keys;
 pub mod model;
