@@ -9,6 +9,7 @@ mod demo;
 mod demo_sdk;
 mod e2e;
 mod flow;
+mod fuzz;
 mod load;
 mod python;
 mod service;
@@ -55,6 +56,10 @@ enum Chore {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Fuzz the parsers (token, Query decoder, trust policies, SigV4, config.yml) with
+    /// libFuzzer, each target for a bounded time; a crashing input is kept under
+    /// `fuzz/regressions/` and fails the command.
+    Fuzz(fuzz::Options),
     /// Start the demo's stack and leave it running; print its environment as KEY=value lines.
     Up {
         /// Also write the environment to this file.
@@ -81,6 +86,7 @@ fn main() -> ExitCode {
         Chore::Demo { sdk } => demo::run(&root, sdk),
         Chore::E2e { only } => e2e::run(&root, only.as_deref()),
         Chore::Soak(options) => soak::run(&root, &options),
+        Chore::Fuzz(options) => fuzz::run(&root, &options),
         Chore::Test => test(&root),
         Chore::Tidy => tidy::run(&root),
         Chore::Up { env_file } => up::run(&root, env_file.as_deref()),

@@ -2,6 +2,7 @@
 //! real binary against a wiremock issuer that follows the job API contract.
 
 mod config;
+mod fuzz_props;
 mod jobs;
 mod lifecycle;
 mod oidc;

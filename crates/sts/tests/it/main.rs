@@ -8,6 +8,7 @@ mod clients;
 mod clients_rust;
 mod clients_sts;
 mod explain;
+mod fuzz_props;
 mod hints;
 mod hostile;
 mod issuer;
