@@ -338,12 +338,12 @@ fn corpus() -> Vec<Case> {
             "ValidationError",
         ),
         (
-            "&RoleSessionName=s&WebIdentityToken=a.b.c&DurationSeconds=%zz",
+            "&RoleSessionName=job&WebIdentityToken=a.b.c&DurationSeconds=%zz",
             "ValidationError",
         ),
-        ("&RoleSessionName=s", "ValidationError"),
+        ("&RoleSessionName=job", "ValidationError"),
         (
-            "&RoleSessionName=s&WebIdentityToken=%FF%FF.%FF.%FF",
+            "&RoleSessionName=job&WebIdentityToken=%FF%FF.%FF.%FF",
             "InvalidIdentityToken",
         ),
     ] {

@@ -59,7 +59,7 @@ async fn a_huge_user_agent_is_served_and_stored_cut_short() {
     let server = &fixture.server;
     let before = Snapshot::take(server).await;
     let agent = format!("agent-{}", "a".repeat(64 * 1024));
-    let body = assume_params("&RoleSessionName=s");
+    let body = assume_params("&RoleSessionName=job");
     let request = raw(
         "POST",
         b"/",

@@ -130,7 +130,7 @@ fn corpus() -> Vec<(String, Vec<u8>, u16, &'static str)> {
         b"not json",
         b"token: a.b.c\nrole_arn: arn:aws:iam::123456789012:role/x\n",
         b"{\"token\":\"\xff\xfe\",\"role_arn\":\"x\"}",
-        b"{\"token\":\"a\"}}",
+        b"{\"token\":\"a\",\"role_arn\":\"b\"}}",
         b"\xef\xbb\xbf{\"token\":\"a\",\"role_arn\":\"b\"}",
     ] {
         let name = format!("explain with {:?}", String::from_utf8_lossy(body));

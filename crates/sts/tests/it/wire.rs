@@ -157,31 +157,6 @@ pub fn parse_reply(bytes: &[u8]) -> Option<Reply> {
     })
 }
 
-/// Sends a request with reqwest and collects the reply.
-pub async fn send(request: reqwest::RequestBuilder) -> Reply {
-    let response = tokio::time::timeout(EXCHANGE_LIMIT, request.send())
-        .await
-        .expect("answered within the limit")
-        .expect("the server answered");
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = response.bytes().await.unwrap().to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
 /// Everything a request could change, as the server lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
