@@ -176,12 +176,11 @@ pub async fn read_params(
     let query_params = QueryParams::parse_unique(raw_query.as_bytes())
         .map_err(|repeated| (service_for_query(raw_query), repeated_parameter(&repeated)))?;
     let service = crate::server::service_for_version(&query_params);
-    if parts.method == Method::POST {
-        if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
-            if !is_form_content_type(content_type) {
-                return Err((service, unsupported_media_type(content_type)));
-            }
-        }
+    if parts.method == Method::POST
+        && let Some(content_type) = parts.headers.get(header::CONTENT_TYPE)
+        && !is_form_content_type(content_type)
+    {
+        return Err((service, unsupported_media_type(content_type)));
     }
     let body = axum::body::to_bytes(body, state.config.max_body_bytes)
         .await
