@@ -3,7 +3,8 @@
 //! cannot tell it from AWS (`spec/aws-sts-iam.md`).
 //!
 //! - [`server`]: the axum endpoint, dispatch on `Action`/`Version`, `run`.
-//! - [`query`], [`xml`], [`error`]: the Query protocol's requests, responses and errors.
+//! - [`query`], [`xml`], [`error`]: the Query protocol's requests, responses and errors;
+//!   [`refusals`]: unknown paths, methods and timeouts answered in each surface's format.
 //! - [`sigv4`]: SigV4 verification with pluggable credential lookup.
 //! - [`iam`]: OIDC providers and roles; [`bootstrap`]: the `--config` file.
 //! - [`store`]: SQLite-backed state; [`identifiers`]: ARNs and ids; [`config`]: settings.
@@ -28,6 +29,7 @@ pub mod identifiers;
 pub mod lint;
 pub mod policy;
 pub mod query;
+pub mod refusals;
 pub mod server;
 pub mod sessions;
 pub mod sigv4;

@@ -68,10 +68,40 @@ impl QueryParams {
         QueryParams { values }
     }
 
+    /// Decodes like [`QueryParams::parse`], but refuses a name given more than once: two
+    /// readings of one request (first value or last) must never be possible.
+    pub fn parse_unique(encoded: &[u8]) -> Result<QueryParams, RepeatedParameter> {
+        let mut params = QueryParams::default();
+        for (name, value) in form_urlencoded::parse(encoded) {
+            params.insert_new(name.into_owned(), value.into_owned())?;
+        }
+        Ok(params)
+    }
+
     /// Adds the parameters of `other` that this one lacks (query string plus body).
     pub fn merge_missing(&mut self, other: QueryParams) {
         for (name, value) in other.values {
             self.values.entry(name).or_insert(value);
+        }
+    }
+
+    /// Adds every parameter of `other`, refusing a name both hold (query string plus body).
+    pub fn merge_disjoint(&mut self, other: QueryParams) -> Result<(), RepeatedParameter> {
+        for (name, value) in other.values {
+            self.insert_new(name, value)?;
+        }
+        Ok(())
+    }
+
+    fn insert_new(&mut self, name: String, value: String) -> Result<(), RepeatedParameter> {
+        match self.values.entry(name) {
+            std::collections::btree_map::Entry::Occupied(entry) => {
+                Err(RepeatedParameter(entry.key().clone()))
+            }
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(value);
+                Ok(())
+            }
         }
     }
 
@@ -119,6 +149,10 @@ impl QueryParams {
         tags
     }
 }
+
+/// A parameter name a request gives more than once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatedParameter(pub String);
 
 /// Reads parameters of one action and records every constraint they break, so a request with
 /// several bad members gets one `ValidationError` naming them all (spec §1).
@@ -314,6 +348,28 @@ mod tests {
         assert!(error.message.contains(
             "Value null at 'assumeRolePolicyDocument' failed to satisfy constraint: Member must not be null"
         ));
+    }
+
+    #[test]
+    fn repeated_names_are_refused_by_the_unique_readers() {
+        assert_eq!(
+            QueryParams::parse_unique(b"Action=A&Version=1&Action=B"),
+            Err(RepeatedParameter("Action".to_owned()))
+        );
+        assert_eq!(
+            QueryParams::parse_unique(b"=&=").unwrap_err(),
+            RepeatedParameter(String::new())
+        );
+        let mut body = QueryParams::parse_unique(b"Action=A").unwrap();
+        let query = QueryParams::parse_unique(b"Version=1&Action=A").unwrap();
+        assert_eq!(
+            body.merge_disjoint(query),
+            Err(RepeatedParameter("Action".to_owned()))
+        );
+        let mut body = QueryParams::parse_unique(b"Action=A&&&").unwrap();
+        body.merge_disjoint(QueryParams::parse_unique(b"Version=1").unwrap())
+            .unwrap();
+        assert_eq!(body.get("Version"), Some("1"));
     }
 
     #[test]

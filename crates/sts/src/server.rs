@@ -2,6 +2,8 @@
 //! (`POST` form body or `GET` query string), plus `/healthz`. Every request gets a RequestId,
 //! is dispatched on `Action`/`Version` (spec §1), SigV4-verified when the operation is signed
 //! (§6.2), and answered with AWS's XML envelope, `Content-Type: text/xml` and `x-amzn-RequestId`.
+//! Unknown paths, other methods and timeouts are refused in the same envelope
+//! ([`crate::refusals`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,10 +12,10 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
 
 use crate::bootstrap::{self, BootstrapError};
@@ -21,6 +23,7 @@ use crate::config::{AdminCredential, Config};
 use crate::error::AwsError;
 use crate::iam::{self, IamAction};
 use crate::query::{QueryParams, Service};
+use crate::refusals;
 use crate::sigv4::{self, CredentialSource, SignedRequest, SigningCredential};
 use crate::store::{Session, Store, StoreError};
 use crate::sts::{self, RequestMeta, StsAction};
@@ -253,6 +256,7 @@ fn purged_before(state: &AppState) -> time::OffsetDateTime {
 /// The router over prepared state.
 pub fn router(state: Arc<AppState>) -> Router {
     let timeout = state.config.request_timeout;
+    let max_body_bytes = state.config.max_body_bytes;
     Router::new()
         .route("/", get(handle_query).post(handle_query))
         .route("/healthz", get(|| async { "ok" }))
@@ -263,9 +267,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/_keyless/events", get(sts::endpoints::events))
         .route("/_keyless/explain", post(sts::endpoints::explain))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+        .fallback(refusals::not_found)
+        .method_not_allowed_fallback(refusals::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
             timeout,
+            refusals::time_limit,
         ))
         .with_state(state)
 }
@@ -315,31 +322,19 @@ async fn handle_query(State(state): State<Arc<AppState>>, request: Request) -> R
             .headers
             .get(header::USER_AGENT)
             .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
+            .map(truncate_user_agent),
         region: None,
         access_key_id: None,
     };
     let raw_query = parts.uri.query().unwrap_or("").to_owned();
-    let mut params = QueryParams::parse(raw_query.as_bytes());
-    let answer = match axum::body::to_bytes(body, state.config.max_body_bytes).await {
-        Err(_) => Answer {
-            service: service_for_version(&params),
-            operation: None,
-            outcome: Err(AwsError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!(
-                    "Request body must be at most {} bytes",
-                    state.config.max_body_bytes
-                ),
-            )),
-        },
-        Ok(body) => {
-            if parts.method == Method::POST {
-                let mut body_params = QueryParams::parse(&body);
-                body_params.merge_missing(params);
-                params = body_params;
-            }
+    let refused = |service, error| Answer {
+        service,
+        operation: None,
+        outcome: Err(error),
+    };
+    let answer = match refusals::read_params(&state, &parts, body, &raw_query).await {
+        Err((service, error)) => refused(service, error),
+        Ok((params, body)) => {
             let signed = SignedRequest {
                 method: parts.method.as_str(),
                 path: parts.uri.path(),
@@ -353,13 +348,29 @@ async fn handle_query(State(state): State<Arc<AppState>>, request: Request) -> R
     respond(answer, &request_id, started)
 }
 
+/// The longest `User-Agent` kept for logs and audit events, in bytes (longer ones are cut at a
+/// character boundary, so a huge header cannot bloat every stored event).
+pub const MAX_USER_AGENT_BYTES: usize = 1024;
+
+fn truncate_user_agent(user_agent: &str) -> String {
+    let mut end = user_agent.len().min(MAX_USER_AGENT_BYTES);
+    while !user_agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    user_agent[..end].to_owned()
+}
+
 /// The namespace for errors raised before an operation is known: by `Version`, else IAM's.
-fn service_for_version(params: &QueryParams) -> Service {
+pub(crate) fn service_for_version(params: &QueryParams) -> Service {
     params
         .get("Version")
         .and_then(Service::from_api_version)
         .unwrap_or(Service::Iam)
 }
+
+/// What `InvalidAction`'s message names as the version when the request has none (AWS's
+/// placeholder, docs/sts.md).
+pub const NO_VERSION_SPECIFIED: &str = "NO_VERSION_SPECIFIED";
 
 async fn answer(
     state: &AppState,
@@ -367,8 +378,7 @@ async fn answer(
     params: &QueryParams,
     meta: RequestMeta,
 ) -> Answer {
-    let version = params.get("Version").unwrap_or_default();
-    let Some(action) = params.get("Action") else {
+    let Some(action) = params.get("Action").filter(|action| !action.is_empty()) else {
         return Answer {
             service: service_for_version(params),
             operation: None,
@@ -379,6 +389,10 @@ async fn answer(
             )),
         };
     };
+    let version = params
+        .get("Version")
+        .filter(|version| !version.is_empty())
+        .unwrap_or(NO_VERSION_SPECIFIED);
     let operation = Operation::find(action);
     let Some(operation) = operation.filter(|op| op.service().api_version() == version) else {
         return Answer {
@@ -476,7 +490,7 @@ fn respond(answer: Answer, request_id: &str, started: Instant) -> Response {
     let namespace = answer.service.xml_namespace();
     let action = answer.operation.map_or("-", Operation::name);
     let elapsed_ms = started.elapsed().as_millis();
-    let (status, document) = match answer.outcome {
+    let document = match answer.outcome {
         Ok(result) => {
             tracing::info!(
                 request_id,
@@ -485,10 +499,7 @@ fn respond(answer: Answer, request_id: &str, started: Instant) -> Response {
                 elapsed_ms,
                 "request served"
             );
-            (
-                StatusCode::OK,
-                xml::success_document(namespace, action, result.as_deref(), request_id),
-            )
+            xml::success_document(namespace, action, result.as_deref(), request_id)
         }
         Err(error) => {
             if error.status.is_server_error() {
@@ -496,13 +507,10 @@ fn respond(answer: Answer, request_id: &str, started: Instant) -> Response {
             } else {
                 tracing::info!(request_id, action, status = error.status.as_u16(), code = %error.code, message = %error.message, detail = error.detail.as_deref().unwrap_or(""), "request refused");
             }
-            (
-                error.status,
-                xml::error_document(namespace, &error, request_id),
-            )
+            return refusals::query_error(answer.service, &error, request_id);
         }
     };
-    let mut response = (status, Body::from(document)).into_response();
+    let mut response = (StatusCode::OK, Body::from(document)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
     if let Ok(value) = HeaderValue::from_str(request_id) {

@@ -8,6 +8,10 @@ use time::format_description::well_known::Rfc3339;
 use crate::error::AwsError;
 
 /// Escapes text for XML element content (quotes stay literal, as in AWS's messages).
+///
+/// Characters XML 1.0 does not allow at all (controls other than tab, line feed and carriage
+/// return, and U+FFFE/U+FFFF; not even as character references) become U+FFFD, so a message
+/// echoing a caller's bytes never makes the document unparseable.
 pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
@@ -16,10 +20,17 @@ pub fn escape(text: &str) -> String {
             '<' => escaped.push_str("&lt;"),
             '>' => escaped.push_str("&gt;"),
             '\r' => escaped.push_str("&#xD;"),
-            other => escaped.push(other),
+            other if is_xml_character(other) => escaped.push(other),
+            _ => escaped.push(char::REPLACEMENT_CHARACTER),
         }
     }
     escaped
+}
+
+/// XML 1.0's `Char` production: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
+/// [#x10000-#x10FFFF]` (a Rust `char` is never a surrogate).
+fn is_xml_character(character: char) -> bool {
+    matches!(character, '\t' | '\n' | '\r' | '\u{20}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
 /// ISO-8601 UTC without fractional seconds, as AWS writes timestamps (`2026-11-26T01:10:22Z`).
@@ -198,6 +209,14 @@ mod tests {
         assert_eq!(
             writer.finish(),
             "    <Role>\n      <RoleName>a&lt;b&amp;c</RoleName>\n      <ClientIDList>\n        <member>x</member>\n      </ClientIDList>\n    </Role>\n"
+        );
+    }
+
+    #[test]
+    fn characters_xml_forbids_are_replaced() {
+        assert_eq!(
+            escape("a\u{0}b\u{1b}[31m\u{7}\u{fffe}\u{ffff}c\td\ne\u{7f}\u{10ffff}"),
+            "a\u{fffd}b\u{fffd}[31m\u{fffd}\u{fffd}\u{fffd}c\td\ne\u{7f}\u{10ffff}"
         );
     }
 

@@ -5,18 +5,24 @@
 //! - `GET /_keyless/events?limit=N`: the newest audit events first.
 //! - `POST /_keyless/explain` `{"token", "role_arn", "role_session_name"?, "duration_seconds"?}`:
 //!   runs every check of `AssumeRoleWithWebIdentity` without issuing or storing anything.
+//!
+//! Every refusal is JSON `{"error": {"code", "message"}}`: a malformed `limit`/`allowed` or path
+//! (400), an explain body that is not JSON (415), not JSON syntax (400), not the expected shape
+//! (422) or over the body limit (413).
 
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::record::DecisionRecord;
 use crate::query::QueryParams;
+use crate::refusals::keyless_error;
 use crate::server::AppState;
 
 /// Entries listed when `limit` is not given.
@@ -47,11 +53,12 @@ pub struct ExplainRequest {
 }
 
 fn json_error(status: StatusCode, code: &str, message: String) -> Response {
-    (
-        status,
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+    keyless_error(status, code, message)
+}
+
+/// A malformed `?limit=…&allowed=…`: axum's status and text under our code.
+fn bad_query(rejection: &QueryRejection) -> Response {
+    json_error(rejection.status(), "invalid_query", rejection.body_text())
 }
 
 fn documents(documents: Vec<String>) -> Response {
@@ -72,8 +79,14 @@ fn limit(query: &ListQuery) -> usize {
 /// `GET /_keyless/decisions/{request-id}`.
 pub async fn decision(
     State(state): State<Arc<AppState>>,
-    Path(request_id): Path<String>,
+    request_id: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Path(request_id) = match request_id {
+        Ok(path) => path,
+        Err(rejection) => {
+            return json_error(rejection.status(), "invalid_path", rejection.body_text());
+        }
+    };
     match state.store.decision(&request_id).await {
         Ok(Some(document)) => match serde_json::from_str::<Value>(&document) {
             Ok(value) => Json(value).into_response(),
@@ -104,8 +117,12 @@ fn store_error(error: &crate::store::StoreError) -> Response {
 /// `GET /_keyless/decisions`.
 pub async fn decisions(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return bad_query(&rejection),
+    };
     match state
         .store
         .latest_decisions(limit(&query), query.allowed)
@@ -119,8 +136,12 @@ pub async fn decisions(
 /// `GET /_keyless/events`.
 pub async fn events(
     State(state): State<Arc<AppState>>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return bad_query(&rejection),
+    };
     match state.store.latest_events(limit(&query)).await {
         Ok(list) => documents(list),
         Err(error) => store_error(&error),
@@ -130,8 +151,14 @@ pub async fn events(
 /// `POST /_keyless/explain`.
 pub async fn explain(
     State(state): State<Arc<AppState>>,
-    Json(request): Json<ExplainRequest>,
+    request: Result<Json<ExplainRequest>, JsonRejection>,
 ) -> Response {
+    let Json(request) = match request {
+        Ok(request) => request,
+        Err(rejection) => {
+            return json_error(rejection.status(), "invalid_body", rejection.body_text());
+        }
+    };
     let mut pairs = vec![
         ("RoleArn".to_owned(), request.role_arn),
         (

@@ -2,12 +2,16 @@
 //! on port 0, real AWS clients (boto3, the AWS CLI), restarts and bootstrap.
 
 mod assume;
+mod bad_input;
+mod bad_input_headers;
+mod bad_input_keyless;
 mod caller;
 mod cli;
 mod clients;
 mod clients_rust;
 mod clients_sts;
 mod explain;
+mod faults;
 mod fuzz_props;
 mod hints;
 mod hostile;
@@ -16,3 +20,4 @@ mod load;
 mod persistence;
 mod router;
 mod support;
+mod wire;
