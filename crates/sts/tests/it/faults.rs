@@ -160,7 +160,7 @@ async fn a_hanging_or_slow_issuer_never_holds_a_request_past_the_fetch_timeout()
         &slow.issuer,
         ResponseTemplate::new(200)
             .set_body_json(late)
-            .set_delay(Duration::from_secs(3)),
+            .set_delay(Duration::from_secs(10)),
     )
     .await;
     let started = Instant::now();
@@ -178,8 +178,9 @@ async fn a_hanging_or_slow_issuer_never_holds_a_request_past_the_fetch_timeout()
             answer.body
         );
     }
+    // Far below the 10 s the discovery takes: nobody waited for it (slack for a busy machine).
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < CALL_LIMIT,
         "{:?}",
         started.elapsed()
     );
