@@ -38,9 +38,8 @@ impl Masker {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         // Deduplicating the list of values to mask, not checking a presented secret, so
-        // plain equality is fine here.
+        // plain equality is fine here. tidy: not a secret comparison
         if !secrets.iter().any(|known| known == secret) {
-            // tidy: not a secret comparison
             secrets.push(secret.to_string());
             // Longest first, so a secret containing another is replaced whole.
             secrets.sort_by_key(|known| std::cmp::Reverse(known.len()));
