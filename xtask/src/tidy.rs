@@ -200,8 +200,7 @@ fn operand_name(operand: &str) -> &str {
         .split(['.', ':'])
         .map(|segment| segment.trim_start_matches(['&', '*', '(']))
         .map(|segment| segment.split('(').next().unwrap_or(segment))
-        .filter(|segment| !segment.is_empty() && !CONVERSIONS.contains(segment))
-        .next_back()
+        .rfind(|segment| !segment.is_empty() && !CONVERSIONS.contains(segment))
         .unwrap_or("")
 }
 
