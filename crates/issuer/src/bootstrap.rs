@@ -134,12 +134,79 @@ pub fn load(path: &Path) -> Result<Bootstrap, BootstrapError> {
     })
 }
 
-/// Parses bootstrap text (YAML or JSON).
+/// Parses bootstrap text (YAML or JSON) and checks what can be checked without a store, so
+/// that a bad file stops the issuer before its data directory or keys are created.
 pub fn parse(text: &str) -> Result<Bootstrap, String> {
     if text.trim().is_empty() {
         return Ok(Bootstrap::default());
     }
-    serde_norway::from_str(text).map_err(|error| error.to_string())
+    if let Some((line, column)) = too_deep_flow(text) {
+        return Err(format!(
+            "collections nest deeper than {MAX_FLOW_DEPTH} levels at line {line} column {column}"
+        ));
+    }
+    let bootstrap: Bootstrap = serde_norway::from_str(text).map_err(|error| error.to_string())?;
+    for org in &bootstrap.orgs {
+        if let Some(runner_token) = org.runner_tokens.iter().find(|spec| spec.token.is_none()) {
+            return Err(format!(
+                "runner token {:?} of org {} needs a token in the bootstrap file",
+                runner_token.name, org.name
+            ));
+        }
+    }
+    Ok(bootstrap)
+}
+
+/// The deepest flow nesting (`[`, `{`) accepted in a YAML file. libyaml's scanner is quadratic
+/// in flow depth (100,000 levels, 200 KB, take over a minute) while the deserializer refuses
+/// anything deeper than 128 levels anyway, so deeper files are refused before parsing.
+pub const MAX_FLOW_DEPTH: usize = 1_000;
+
+/// Where YAML text first nests flow collections deeper than [`MAX_FLOW_DEPTH`], as 1-based
+/// line and column. Quoted scalars (to the end of their line) and comments are skipped; a
+/// bracket in a plain or block scalar is counted, which can only over-count, never hide real
+/// nesting.
+fn too_deep_flow(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0_usize;
+    let mut quote = None;
+    let mut escaped = false;
+    let mut in_comment = false;
+    let mut previous = '\n';
+    let (mut line, mut column) = (1, 0);
+    for character in text.chars() {
+        column += 1;
+        if character == '\n' {
+            (line, column) = (line + 1, 0);
+            (quote, escaped, in_comment, previous) = (None, false, false, '\n');
+            continue;
+        }
+        if in_comment {
+            continue;
+        }
+        match quote {
+            Some('"') if escaped => escaped = false,
+            Some('"') if character == '\\' => escaped = true,
+            Some(open) if character == open => quote = None,
+            Some(_) => {}
+            None => match character {
+                '#' if previous.is_whitespace() => in_comment = true,
+                // A quoted scalar starts a token; a quote inside a word (`it's`) is text.
+                '"' | '\'' if previous.is_whitespace() || "[{,:-".contains(previous) => {
+                    quote = Some(character);
+                }
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        previous = character;
+    }
+    None
 }
 
 /// Only the settings that differ from what is stored, so re-applying keeps `*_updated_at`.

@@ -10,7 +10,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use keyless_claims::JsonDuration;
-use subtle::ConstantTimeEq as _;
 
 use crate::clock::ClockHandle;
 use crate::store::durability::Durability;
@@ -47,13 +46,14 @@ pub enum LogFormat {
 }
 
 /// The admin API's bearer token. Its `Debug` form is redacted so it never reaches a log.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct AdminToken(String);
 
 impl AdminToken {
-    /// Whether `presented` is this token, compared in constant time.
+    /// Whether `presented` is this token, compared in constant time
+    /// ([`crate::secret::secrets_equal`]).
     pub fn matches(&self, presented: &str) -> bool {
-        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+        crate::secret::secrets_equal(presented, &self.0)
     }
 }
 

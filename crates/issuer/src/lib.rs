@@ -18,6 +18,7 @@ pub mod http;
 pub mod keyring;
 pub mod model;
 pub mod platform;
+pub mod secret;
 pub mod store;
 
 use std::future::Future;

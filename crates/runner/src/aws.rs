@@ -63,10 +63,8 @@ impl Drop for TokenFile {
 
 /// Writes `token` to `path` atomically (write then rename), readable by the owner only.
 fn write_token(path: &Path, token: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     let temporary = path.with_extension("new");
-    std::fs::write(&temporary, token)?;
-    std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))?;
+    crate::private_file::write_private(&temporary, token.as_bytes())?;
     std::fs::rename(&temporary, path)
 }
 

@@ -183,8 +183,11 @@ async fn run_started_job(
         }
     }
 
+    // Owner-only whatever the umask: it holds the token file, BASH_ENV and the scripts
+    // (tempfile's default is 0777 less the umask).
     let temporary = tempfile::Builder::new()
         .prefix("keyless-runner-job-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
         .tempdir()
         .map_err(JobError::TemporaryDirectory)?;
     let bin_directory = temporary.path().join("bin");
@@ -226,7 +229,8 @@ async fn run_started_job(
     // CircleCI's BASH_ENV: bash sources it before every step, so
     // `echo 'export X=1' >> "$BASH_ENV"` carries variables to later steps.
     let bash_environment = temporary.path().join("bash_env");
-    std::fs::write(&bash_environment, "").map_err(JobError::TemporaryDirectory)?;
+    crate::private_file::write_private(&bash_environment, b"")
+        .map_err(JobError::TemporaryDirectory)?;
     environment.set("BASH_ENV", &bash_environment.display().to_string());
     environment.extend(&job.environment);
 

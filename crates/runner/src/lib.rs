@@ -7,7 +7,8 @@
 //! - [`issuer`]: the issuer's job API client.
 //! - [`job`] and [`step`]: running a job's steps; [`environment`]: what steps see.
 //! - [`shim`]: the `circleci` command; [`aws`]: the AWS web-identity wiring.
-//! - [`report`] and [`mask`]: what is printed, secrets masked.
+//! - [`report`] and [`mask`]: what is printed, secrets masked; [`private_file`]: files that
+//!   may hold secrets, written owner-only.
 //! - [`run`] and [`cli`]: the `keyless-runner run` command.
 
 pub mod aws;
@@ -17,6 +18,7 @@ pub mod environment;
 pub mod issuer;
 pub mod job;
 pub mod mask;
+pub mod private_file;
 pub mod report;
 pub mod run;
 pub mod settings;

@@ -37,6 +37,8 @@ impl Masker {
             .secrets
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Deduplicating the list of values to mask, not checking a presented secret, so
+        // plain equality is fine here. tidy: not a secret comparison
         if !secrets.iter().any(|known| known == secret) {
             secrets.push(secret.to_string());
             // Longest first, so a secret containing another is replaced whole.

@@ -51,7 +51,7 @@ pub struct StepContext {
 
 /// Starts the step's process in its own process group.
 fn spawn(step: &RunStep, context: &StepContext) -> std::io::Result<Child> {
-    std::fs::write(&context.script_path, &step.command)?;
+    crate::private_file::write_private(&context.script_path, step.command.as_bytes())?;
     std::fs::create_dir_all(&context.working_directory)?;
     let mut words = context.shell.split_whitespace();
     let program = words.next().unwrap_or("/bin/sh");

@@ -2,7 +2,7 @@
 //! constant time: the platform model, org settings, keys, jobs, the audit, the negative-token
 //! factory, and CircleCI's own `oidc-custom-claims` routes (`spec/circleci-oidc.md` §1.4).
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,7 @@ use keyless_claims::JobId;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ApiError, AppState, JsonBody, bearer_token};
+use super::{ApiError, AppState, JsonBody, PathParams, bearer_token};
 use crate::error::PlatformError;
 use crate::model::{Context, Org, Project, TokenSettings, User};
 use crate::platform::admin::{
@@ -142,7 +142,7 @@ struct OrgDetail {
 
 async fn get_org(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
 ) -> Result<Json<OrgDetail>, ApiError> {
     let detail = state
         .blocking(move |platform| {
@@ -165,7 +165,7 @@ async fn get_org(
 
 async fn patch_settings(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
     JsonBody(patch): JsonBody<OrgSettingsPatch>,
 ) -> Result<Json<Org>, ApiError> {
     let org = state
@@ -176,7 +176,7 @@ async fn patch_settings(
 
 async fn list_projects(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let projects = state
         .blocking(move |platform| {
@@ -190,7 +190,7 @@ async fn list_projects(
 
 async fn create_project(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
     JsonBody(spec): JsonBody<ProjectSpec>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     let project = state
@@ -206,7 +206,7 @@ async fn create_project(
 
 async fn list_users(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let users = state
         .blocking(move |platform| {
@@ -220,7 +220,7 @@ async fn list_users(
 
 async fn create_user(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
     JsonBody(spec): JsonBody<UserSpec>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
     let user = state
@@ -236,7 +236,7 @@ async fn create_user(
 
 async fn list_contexts(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let contexts = state
         .blocking(move |platform| {
@@ -250,7 +250,7 @@ async fn list_contexts(
 
 async fn create_context(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
     JsonBody(spec): JsonBody<ContextSpec>,
 ) -> Result<(StatusCode, Json<Context>), ApiError> {
     let context = state
@@ -273,7 +273,7 @@ struct VariableValue {
 
 async fn put_variable(
     State(state): State<AppState>,
-    Path((reference, context, name)): Path<(String, String, String)>,
+    PathParams((reference, context, name)): PathParams<(String, String, String)>,
     JsonBody(body): JsonBody<VariableValue>,
 ) -> Result<Json<Context>, ApiError> {
     let context = state
@@ -293,7 +293,7 @@ async fn put_variable(
 
 async fn delete_variable(
     State(state): State<AppState>,
-    Path((reference, context, name)): Path<(String, String, String)>,
+    PathParams((reference, context, name)): PathParams<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state
         .blocking(move |platform| {
@@ -316,7 +316,7 @@ async fn delete_variable(
 
 async fn list_runner_tokens(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let names = state
         .blocking(move |platform| {
@@ -330,7 +330,7 @@ async fn list_runner_tokens(
 
 async fn create_runner_token(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    PathParams(reference): PathParams<String>,
     JsonBody(spec): JsonBody<RunnerTokenSpec>,
 ) -> Result<impl IntoResponse, ApiError> {
     let created_token = state
@@ -349,7 +349,16 @@ async fn list_keys(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(json!({ "keys": keys }))
 }
 
-async fn rotate_keys(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// `POST /api/v1/admin/keys/rotate` takes no parameters: its body is empty or `{}`, so a
+/// malformed body is refused (400) rather than rotating anyway.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateRequest {}
+
+async fn rotate_keys(
+    State(state): State<AppState>,
+    JsonBody(RotateRequest {}): JsonBody<RotateRequest>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let active = state.blocking(|platform| platform.rotate_keys()).await?;
     let keys = state.platform.keys.summaries(state.platform.now());
     Ok(Json(json!({ "active_kid": active, "keys": keys })))
@@ -411,7 +420,7 @@ async fn list_jobs(
 
 async fn get_job(
     State(state): State<AppState>,
-    Path(job): Path<String>,
+    PathParams(job): PathParams<String>,
 ) -> Result<Json<crate::model::Job>, ApiError> {
     let job_id = parse_job_id(&job)?;
     let job = state
@@ -428,7 +437,7 @@ async fn get_job(
 
 async fn negative_token(
     State(state): State<AppState>,
-    Path(job): Path<String>,
+    PathParams(job): PathParams<String>,
     JsonBody(request): JsonBody<NegativeRequest>,
 ) -> Result<Json<crate::platform::negative::NegativeToken>, ApiError> {
     let job_id = parse_job_id(&job)?;

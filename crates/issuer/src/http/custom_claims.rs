@@ -1,14 +1,14 @@
 //! CircleCI's own token-settings routes, `GET|PATCH|DELETE /api/v2/org/{org}/oidc-custom-claims`
 //! and the project-level variant (`spec/circleci-oidc.md` §1.4), behind the admin token.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use keyless_claims::{OrgId, ProjectId};
 use serde::Deserialize;
 
-use super::{ApiError, AppState, JsonBody};
+use super::{ApiError, AppState, JsonBody, PathParams};
 use crate::error::PlatformError;
 use crate::model::TokenSettings;
 use crate::platform::admin::{self as model_admin, ClaimsPatch};
@@ -66,7 +66,7 @@ fn claims_target(
 
 async fn get_claims(
     State(state): State<AppState>,
-    Path(path): Path<ClaimsPath>,
+    PathParams(path): PathParams<ClaimsPath>,
 ) -> Result<Json<TokenSettings>, ApiError> {
     let settings = state
         .blocking(move |platform| {
@@ -81,7 +81,7 @@ async fn get_claims(
 
 async fn patch_claims(
     State(state): State<AppState>,
-    Path(path): Path<ClaimsPath>,
+    PathParams(path): PathParams<ClaimsPath>,
     JsonBody(patch): JsonBody<ClaimsPatch>,
 ) -> Result<Json<TokenSettings>, ApiError> {
     let settings = state
@@ -105,7 +105,7 @@ struct DeleteClaimsQuery {
 
 async fn delete_claims(
     State(state): State<AppState>,
-    Path(path): Path<ClaimsPath>,
+    PathParams(path): PathParams<ClaimsPath>,
     query: Result<Query<DeleteClaimsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<TokenSettings>, ApiError> {
     let Query(query) = query.map_err(|_| {

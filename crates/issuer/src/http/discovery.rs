@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,7 +13,7 @@ use keyless_claims::OrgId;
 use keyless_claims::discovery::{DISCOVERY_PATH, JWKS_PATH};
 use serde::Serialize;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, PathParams};
 use crate::config::JWKS_MAX_AGE;
 
 /// The routes.
@@ -72,7 +72,7 @@ async fn jwks(State(state): State<AppState>) -> Response {
 
 async fn org_discovery(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    PathParams(org): PathParams<String>,
 ) -> Result<Response, ApiError> {
     let org_id: OrgId = org.parse().map_err(|_| unknown_org(&org))?;
     let document = state
@@ -84,7 +84,7 @@ async fn org_discovery(
 
 async fn org_jwks(
     State(state): State<AppState>,
-    Path(org): Path<String>,
+    PathParams(org): PathParams<String>,
 ) -> Result<Response, ApiError> {
     known_org(&state, &org).await?;
     Ok(cacheable(state.platform.jwks()))

@@ -3,12 +3,12 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use keyless_claims::JobId;
 
-use super::{ApiError, AppState, RawBody, bearer_token};
+use super::{ApiError, AppState, PathParams, RawBody, bearer_token};
 use crate::platform::job_types::{
     FinishRequest, FinishedJob, MintRequest, Minted, StartJobRequest, StartedJob,
 };
@@ -44,7 +44,7 @@ async fn start_job(
 
 async fn mint(
     State(state): State<AppState>,
-    Path(job): Path<String>,
+    PathParams(job): PathParams<String>,
     headers: HeaderMap,
     body: RawBody,
 ) -> Result<Json<Minted>, ApiError> {
@@ -61,7 +61,7 @@ async fn mint(
 
 async fn finish(
     State(state): State<AppState>,
-    Path(job): Path<String>,
+    PathParams(job): PathParams<String>,
     headers: HeaderMap,
     body: RawBody,
 ) -> Result<Json<FinishedJob>, ApiError> {

@@ -1,5 +1,7 @@
 //! The issuer's HTTP surface: the router, shared state, and the extractors every handler uses
-//! (a lenient JSON body that answers `{"code","message"}` on any fault, bearer credentials).
+//! (a lenient JSON body and path parameters that answer `{"code","message"}` on any fault,
+//! bearer credentials). A last layer turns any error answer that is not already JSON (one
+//! produced by axum or tower itself) into the same `{"code","message"}` shape.
 //!
 //! - [`discovery`]: `/healthz`, discovery documents and JWKS (public).
 //! - [`jobs`]: the job API (runner token, job secret).
@@ -15,8 +17,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use tower_http::trace::TraceLayer;
@@ -53,7 +57,8 @@ impl AppState {
     }
 }
 
-/// The whole router with its limits: body size, request timeout, tracing, JSON 404 and 405.
+/// The whole router with its limits: body size, request timeout, tracing, JSON 404 and 405,
+/// and every error answer in the API's JSON shape.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(discovery::routes())
@@ -84,8 +89,65 @@ pub fn router(state: AppState) -> Router {
                 }))
                 .layer(tower::timeout::TimeoutLayer::new(REQUEST_TIMEOUT)),
         )
+        .layer(axum::middleware::map_response(json_error_shape))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Rewrites an error answer that is not JSON (a rejection produced by axum or tower rather
+/// than by a handler) into the API's `{"code","message"}` shape, keeping its status.
+async fn json_error_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        status if status.is_server_error() => "internal_error",
+        _ => "bad_request",
+    };
+    let reason = status.canonical_reason().unwrap_or("refused");
+    let mut answer =
+        ApiError::new(status, code, format!("The request was refused: {reason}.")).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        answer.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    answer
+}
+
+/// Path parameters (`{org}`, `{job_id}`, …); a path that cannot be decoded (invalid UTF-8
+/// after percent-decoding) answers 400 `invalid_path` in the API's shape.
+pub struct PathParams<T>(pub T);
+
+impl<State, T> FromRequestParts<State> for PathParams<T>
+where
+    State: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &State) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| PathParams(value))
+            .map_err(|rejection| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    format!("The request path is not valid: {}.", rejection.body_text()),
+                )
+            })
+    }
 }
 
 /// A request body not yet parsed, so that credentials are checked before the body is judged.
@@ -119,13 +181,21 @@ where
 }
 
 impl RawBody {
-    /// Parses the body as JSON. An empty body reads as `{}`; the Content-Type is not checked
-    /// (curl users forget it); malformed JSON and unknown fields answer 400 `invalid_json`.
+    /// Parses the body as a JSON object. An empty body reads as `{}`; the Content-Type is not
+    /// checked (`curl -d` sends `application/x-www-form-urlencoded`), but the body must be a
+    /// JSON object: arrays and scalars are refused even where serde would read a struct from a
+    /// sequence (`["success"]` as a finish request), and so are malformed JSON, invalid UTF-8,
+    /// duplicate and unknown fields (400 `invalid_json`).
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
-        let text: &[u8] = if self.0.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &self.0
+        let first = self.0.iter().find(|byte| !byte.is_ascii_whitespace());
+        let text: &[u8] = match first {
+            None => b"{}",
+            Some(b'{') => &self.0,
+            Some(_) => {
+                return Err(ApiError::invalid_json(
+                    "The request body must be a JSON object.",
+                ));
+            }
         };
         serde_json::from_slice(text).map_err(|error| {
             ApiError::invalid_json(format!("The request body is not valid: {error}."))

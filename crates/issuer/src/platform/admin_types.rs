@@ -68,8 +68,9 @@ pub struct ContextSpec {
     /// Fixed id; random when absent.
     #[serde(default)]
     pub id: Option<ContextId>,
-    /// Variables to set.
-    #[serde(default)]
+    /// Variables to set; a name given twice is refused (rather than the last one silently
+    /// winning, which another JSON parser might not agree on).
+    #[serde(default, deserialize_with = "unique_variables")]
     pub environment: std::collections::BTreeMap<String, String>,
 }
 
@@ -105,4 +106,40 @@ pub struct ClaimsPatch {
     /// Token lifetime, at most 5h.
     #[serde(default)]
     pub ttl: Option<JsonDuration>,
+}
+
+/// Reads a `{name: value}` mapping of variables, refusing a name given twice.
+fn unique_variables<'de, D>(
+    deserializer: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Variables;
+
+    impl<'de> serde::de::Visitor<'de> for Variables {
+        type Value = std::collections::BTreeMap<String, String>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("a mapping of variable names to string values")
+        }
+
+        fn visit_map<Entries>(self, mut entries: Entries) -> Result<Self::Value, Entries::Error>
+        where
+            Entries: serde::de::MapAccess<'de>,
+        {
+            let mut variables = std::collections::BTreeMap::new();
+            while let Some((name, value)) = entries.next_entry::<String, String>()? {
+                if variables.contains_key(&name) {
+                    return Err(serde::de::Error::custom(format!(
+                        "variable {name:?} is given twice"
+                    )));
+                }
+                variables.insert(name, value);
+            }
+            Ok(variables)
+        }
+    }
+
+    deserializer.deserialize_map(Variables)
 }

@@ -21,12 +21,8 @@ mod mint_tests;
 pub mod negative;
 pub mod tokens;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyless_claims::discovery::{org_issuer, root_issuer};
 use keyless_claims::{Jwks, NumericDate, OpenIdConfiguration, OrgId};
-use rand::RngCore as _;
-use sha2::{Digest as _, Sha256};
 
 use crate::clock::ClockHandle;
 use crate::error::{PlatformError, PlatformResult};
@@ -136,23 +132,7 @@ impl Platform {
     }
 }
 
-/// A fresh random secret (256 bits, base64url), for job secrets and runner tokens.
-pub fn random_secret() -> String {
-    let mut bytes = [0_u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The SHA-256 digest under which a secret is stored.
-pub fn secret_digest(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
-
-/// Whether `presented` hashes to `stored_digest`, compared in constant time.
-pub fn secret_matches(presented: &str, stored_digest: &[u8]) -> bool {
-    use subtle::ConstantTimeEq as _;
-    secret_digest(presented).ct_eq(stored_digest).into()
-}
+pub use crate::secret::{random_secret, secret_digest, secret_matches};
 
 /// Checks a free-text name: 1–100 characters, no control characters.
 pub fn check_name(what: &'static str, code: &'static str, name: &str) -> PlatformResult<()> {

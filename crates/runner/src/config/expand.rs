@@ -4,7 +4,7 @@
 
 use serde_norway::{Mapping, Value};
 
-use super::interpolate::{Scope, interpolate, scalar_text};
+use super::interpolate::{InterpolationBudget, Scope, interpolate, scalar_text};
 use super::load::{Config, ConfigError};
 use super::model::{ExecutorKind, ExecutorSummary, PipelineValues, ResolvedJob, Step};
 use super::parameters::resolve_parameters;
@@ -74,9 +74,11 @@ impl Config {
         let job = job
             .as_mapping()
             .ok_or_else(|| self.invalid(&at, "a job must be a mapping"))?;
+        let budget = InterpolationBudget::default();
         let workflow_scope = Scope {
             parameters: None,
             pipeline,
+            budget: &budget,
         };
         let arguments = interpolate(
             &Value::Mapping(invocation.arguments.clone()),
@@ -89,6 +91,7 @@ impl Config {
         let scope = Scope {
             parameters: Some(&parameters),
             pipeline,
+            budget: &budget,
         };
         let job = interpolate(&Value::Mapping(job.clone()), &scope)
             .map_err(|error| self.invalid(&at, error.0))?;
@@ -110,7 +113,8 @@ impl Config {
         let mut working_directory = None;
         let mut shell = None;
         let executor = if let Some(reference) = job.get("executor") {
-            let executor = self.resolve_executor(reference, pipeline, &format!("{at}.executor"))?;
+            let executor =
+                self.resolve_executor(reference, &workflow_scope, &format!("{at}.executor"))?;
             for key in executor.keys().filter_map(Value::as_str) {
                 if !EXECUTOR_KEYS.contains(&key) {
                     notices.push(format!("executor key `{key}` is not simulated"));
@@ -140,7 +144,9 @@ impl Config {
         let mut expander = StepExpander {
             config: self,
             pipeline,
+            budget: &budget,
             notices: &mut notices,
+            expanded_steps: 0,
         };
         if let Some(pre_steps) = &invocation.pre_steps {
             let pre_steps = interpolate(pre_steps, &workflow_scope)
@@ -181,11 +187,12 @@ impl Config {
         self.resolve_job_invocation(definition, &invocation, pipeline)
     }
 
-    /// Looks up and interpolates an executor reference (`name` or `{name, …arguments}`).
+    /// Looks up and interpolates an executor reference (`name` or `{name, …arguments}`);
+    /// `outer` gives the pipeline values and the job's interpolation budget.
     fn resolve_executor(
         &self,
         reference: &Value,
-        pipeline: &PipelineValues,
+        outer: &Scope<'_>,
         at: &str,
     ) -> Result<Mapping, ConfigError> {
         let (name, mut arguments) = match reference {
@@ -217,7 +224,8 @@ impl Config {
             .map_err(|message| self.invalid(at, message))?;
         let scope = Scope {
             parameters: Some(&parameters),
-            pipeline,
+            pipeline: outer.pipeline,
+            budget: outer.budget,
         };
         let executor = interpolate(&Value::Mapping(executor.clone()), &scope)
             .map_err(|error| self.invalid(&format!("executors.{name}"), error.0))?;

@@ -5,10 +5,66 @@
 //! longer text is replaced by the value's text. `\<<` escapes a reference, as on CircleCI.
 //! Text like a shell here-document (`<<EOF`) is left alone: only `parameters.` and `pipeline.`
 //! references are recognised.
+//!
+//! Interpolation can multiply text (a command passing `<< parameters.p >><< parameters.p >>`
+//! on to a command that does the same doubles it at every level), so everything one job's
+//! expansion produces is charged to an [`InterpolationBudget`], refused past
+//! [`MAX_INTERPOLATED_BYTES`].
+
+use std::cell::Cell;
 
 use serde_norway::{Mapping, Value};
 
 use super::model::PipelineValues;
+
+/// The most text and nodes interpolation may produce while expanding one job (strings count
+/// their bytes, every list, mapping and scalar counts one). A real job produces a few
+/// kilobytes; this only stops configurations that multiply text exponentially.
+pub const MAX_INTERPOLATED_BYTES: usize = 16 * 1024 * 1024;
+
+/// What is left of [`MAX_INTERPOLATED_BYTES`] for one job's expansion.
+#[derive(Debug)]
+pub(crate) struct InterpolationBudget {
+    left: Cell<usize>,
+}
+
+impl Default for InterpolationBudget {
+    fn default() -> Self {
+        Self {
+            left: Cell::new(MAX_INTERPOLATED_BYTES),
+        }
+    }
+}
+
+impl InterpolationBudget {
+    /// Takes `amount` from the budget, or fails once it is spent.
+    fn charge(&self, amount: usize) -> Result<(), InterpolationError> {
+        let left = self.left.get().checked_sub(amount).ok_or_else(|| {
+            InterpolationError(format!(
+                "interpolation produces more than {MAX_INTERPOLATED_BYTES} bytes for this job \
+                 (parameters that repeat themselves multiply text at every level)"
+            ))
+        })?;
+        self.left.set(left);
+        Ok(())
+    }
+}
+
+/// What `value` costs against the budget: string bytes, plus one for every node.
+fn weight(value: &Value) -> usize {
+    match value {
+        Value::String(text) => 1 + text.len(),
+        Value::Sequence(items) => 1 + items.iter().map(weight).sum::<usize>(),
+        Value::Mapping(mapping) => {
+            1 + mapping
+                .iter()
+                .map(|(key, item)| weight(key) + weight(item))
+                .sum::<usize>()
+        }
+        Value::Tagged(tagged) => 1 + weight(&tagged.value),
+        _ => 1,
+    }
+}
 
 /// What references may read: the current parameters (job, command or executor) and the
 /// pipeline values.
@@ -17,6 +73,8 @@ pub(crate) struct Scope<'a> {
     pub parameters: Option<&'a Mapping>,
     /// The pipeline values.
     pub pipeline: &'a PipelineValues,
+    /// What the job's expansion may still produce.
+    pub budget: &'a InterpolationBudget,
 }
 
 /// A reference that could not be resolved, with a CircleCI-like message.
@@ -103,6 +161,7 @@ pub(crate) fn scalar_text(value: &Value) -> Option<String> {
 fn interpolate_string(text: &str, scope: &Scope<'_>) -> Result<Value, InterpolationError> {
     let references = find_references(text);
     if references.is_empty() {
+        scope.budget.charge(1 + text.len())?;
         return Ok(Value::String(text.to_string()));
     }
     if let [only] = references.as_slice()
@@ -110,7 +169,9 @@ fn interpolate_string(text: &str, scope: &Scope<'_>) -> Result<Value, Interpolat
         && text[..only.start].trim().is_empty()
         && text[only.end..].trim().is_empty()
     {
-        return resolve(&only.path, scope);
+        let value = resolve(&only.path, scope)?;
+        scope.budget.charge(weight(&value))?;
+        return Ok(value);
     }
     let mut output = String::with_capacity(text.len());
     let mut copied_to = 0;
@@ -127,16 +188,21 @@ fn interpolate_string(text: &str, scope: &Scope<'_>) -> Result<Value, Interpolat
                     reference.path
                 ))
             })?;
+            scope.budget.charge(piece.len())?;
             output.push_str(&piece);
         }
         copied_to = reference.end;
     }
     output.push_str(&text[copied_to..]);
+    scope.budget.charge(1 + text.len())?;
     Ok(Value::String(output))
 }
 
 /// Interpolates every string in `value` (keys included), except a `parameters` declaration.
 pub(crate) fn interpolate(value: &Value, scope: &Scope<'_>) -> Result<Value, InterpolationError> {
+    if !value.is_string() {
+        scope.budget.charge(1)?;
+    }
     Ok(match value {
         Value::String(text) => interpolate_string(text, scope)?,
         Value::Sequence(items) => Value::Sequence(
@@ -149,6 +215,7 @@ pub(crate) fn interpolate(value: &Value, scope: &Scope<'_>) -> Result<Value, Int
             let mut output = Mapping::new();
             for (key, item) in mapping {
                 if key.as_str() == Some("parameters") && item.is_mapping() && is_declaration(item) {
+                    scope.budget.charge(weight(item))?;
                     output.insert(key.clone(), item.clone());
                     continue;
                 }

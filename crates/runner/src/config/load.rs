@@ -16,6 +16,26 @@ pub enum ConfigError {
         /// The operating-system error.
         source: std::io::Error,
     },
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error("{path}: the configuration is larger than {MAX_CONFIG_BYTES} bytes")]
+    TooLarge {
+        /// The configuration file.
+        path: PathBuf,
+    },
+    /// The file is not UTF-8 text.
+    #[error(
+        "{path}:{line}:{column}: invalid UTF-8 (byte 0x{byte:02x}); a config.yml is UTF-8 text"
+    )]
+    Encoding {
+        /// The configuration file.
+        path: PathBuf,
+        /// 1-based line of the first invalid byte.
+        line: usize,
+        /// 1-based column (in characters) of the first invalid byte.
+        column: usize,
+        /// The first invalid byte.
+        byte: u8,
+    },
     /// The file is not valid YAML.
     #[error("{path}:{line}:{column}: invalid YAML: {message}")]
     Yaml {
@@ -40,6 +60,63 @@ pub enum ConfigError {
     },
 }
 
+/// The largest configuration read, in bytes. CircleCI refuses processed configurations of a
+/// few megabytes; a bigger file here is a mistake (or an attack on the parser), refused before
+/// it is parsed.
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The deepest flow nesting (`[`, `{`) accepted in a YAML file. libyaml's scanner is quadratic
+/// in flow depth (100,000 levels, 200 KB, take over a minute) while the deserializer refuses
+/// anything deeper than 128 levels anyway, so deeper files are refused before parsing.
+pub const MAX_FLOW_DEPTH: usize = 1_000;
+
+/// Where YAML text first nests flow collections deeper than [`MAX_FLOW_DEPTH`], as 1-based
+/// line and column. Quoted scalars (to the end of their line) and comments are skipped; a
+/// bracket in a plain or block scalar is counted, which can only over-count, never hide real
+/// nesting.
+fn too_deep_flow(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0_usize;
+    let mut quote = None;
+    let mut escaped = false;
+    let mut in_comment = false;
+    let mut previous = '\n';
+    let (mut line, mut column) = (1, 0);
+    for character in text.chars() {
+        column += 1;
+        if character == '\n' {
+            (line, column) = (line + 1, 0);
+            (quote, escaped, in_comment, previous) = (None, false, false, '\n');
+            continue;
+        }
+        if in_comment {
+            continue;
+        }
+        match quote {
+            Some('"') if escaped => escaped = false,
+            Some('"') if character == '\\' => escaped = true,
+            Some(open) if character == open => quote = None,
+            Some(_) => {}
+            None => match character {
+                '#' if previous.is_whitespace() => in_comment = true,
+                // A quoted scalar starts a token; a quote inside a word (`it's`) is text.
+                '"' | '\'' if previous.is_whitespace() || "[{,:-".contains(previous) => {
+                    quote = Some(character);
+                }
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Some((line, column));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        previous = character;
+    }
+    None
+}
+
 /// A loaded configuration: the top-level mapping, validated just enough to expand jobs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -62,11 +139,42 @@ const KNOWN_TOP_LEVEL_KEYS: [&str; 6] = [
 ];
 
 impl Config {
-    /// Reads and checks `path`.
+    /// Reads and checks `path`: at most [`MAX_CONFIG_BYTES`], UTF-8 (the first invalid byte
+    /// is reported with its line and column), then [`Config::parse`].
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        use std::io::Read as _;
+        let read_error = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let mut bytes = Vec::new();
+        // Reading one byte past the limit tells a file at the limit from a larger one, even
+        // when the file grows while it is read.
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|error| {
+            let bytes = error.as_bytes();
+            let valid = &bytes[..error.utf8_error().valid_up_to()];
+            let line_start = valid
+                .iter()
+                .rposition(|byte| *byte == b'\n')
+                .map_or(0, |at| at + 1);
+            // `valid` is valid UTF-8 by definition of `valid_up_to`.
+            let column = std::str::from_utf8(&valid[line_start..])
+                .map_or(1, |text| text.chars().count() + 1);
+            ConfigError::Encoding {
+                path: path.to_path_buf(),
+                line: valid.iter().filter(|byte| **byte == b'\n').count() + 1,
+                column,
+                byte: bytes.get(valid.len()).copied().unwrap_or_default(),
+            }
         })?;
         Self::parse(path, &text)
     }
@@ -85,6 +193,14 @@ impl Config {
                 message: error.to_string(),
             }
         };
+        if let Some((line, column)) = too_deep_flow(text) {
+            return Err(ConfigError::Yaml {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: format!("collections nest deeper than {MAX_FLOW_DEPTH} levels"),
+            });
+        }
         let mut value: Value = serde_norway::from_str(text).map_err(yaml_error)?;
         value.apply_merge().map_err(yaml_error)?;
         let invalid = |at: &str, message: String| ConfigError::Invalid {

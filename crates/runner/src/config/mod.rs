@@ -33,9 +33,11 @@ fn evaluate_workflow_condition(
     pipeline: &PipelineValues,
     at: &str,
 ) -> Result<bool, ConfigError> {
+    let budget = interpolate::InterpolationBudget::default();
     let scope = interpolate::Scope {
         parameters: None,
         pipeline,
+        budget: &budget,
     };
     let condition =
         interpolate::interpolate(condition, &scope).map_err(|error| config.invalid(at, error.0))?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_norway::{Mapping, Value};
 
 use super::DEFAULT_NO_OUTPUT_TIMEOUT;
-use super::interpolate::{Scope, interpolate, scalar_text};
+use super::interpolate::{InterpolationBudget, Scope, interpolate, scalar_text};
 use super::load::{Config, ConfigError};
 use super::model::{PipelineValues, RunStep, RunWhen, Step};
 use super::parameters::resolve_parameters;
@@ -44,11 +44,20 @@ const RUN_KEYS: [&str; 8] = [
 /// Commands may call commands; this bounds the depth so a cycle is an error, not a hang.
 const MAX_COMMAND_DEPTH: usize = 32;
 
+/// The most step entries one job's expansion may visit (every `run`, command invocation,
+/// `when` and nested list counts). Commands that call a command twice, nested 32 deep, would
+/// otherwise expand to billions of steps.
+pub const MAX_EXPANDED_STEPS: usize = 10_000;
+
 /// Expands step lists of one job.
 pub(crate) struct StepExpander<'a> {
     pub config: &'a Config,
     pub pipeline: &'a PipelineValues,
+    /// The job's interpolation budget.
+    pub budget: &'a InterpolationBudget,
     pub notices: &'a mut Vec<String>,
+    /// Step entries visited so far, bounded by [`MAX_EXPANDED_STEPS`].
+    pub expanded_steps: usize,
 }
 
 impl StepExpander<'_> {
@@ -73,6 +82,15 @@ impl StepExpander<'_> {
         };
         for (index, item) in items.iter().enumerate() {
             let at = format!("{at}[{index}]");
+            self.expanded_steps += 1;
+            if self.expanded_steps > MAX_EXPANDED_STEPS {
+                return Err(self.config.invalid(
+                    &at,
+                    format!(
+                        "the job expands to more than {MAX_EXPANDED_STEPS} steps (commands that call commands several times multiply)"
+                    ),
+                ));
+            }
             match item {
                 Value::Sequence(_) => self.expand(item, &at, depth, output)?,
                 Value::String(name) => {
@@ -151,6 +169,7 @@ impl StepExpander<'_> {
         let scope = Scope {
             parameters: Some(&parameters),
             pipeline: self.pipeline,
+            budget: self.budget,
         };
         let body = command
             .get("steps")

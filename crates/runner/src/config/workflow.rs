@@ -23,6 +23,10 @@ const ENTRY_KEYS: [&str; 10] = [
     "override-with",
 ];
 
+/// The most job entries a workflow may list; ordering by `requires` is quadratic, and a real
+/// workflow lists tens of jobs.
+pub const MAX_WORKFLOW_JOBS: usize = 1_000;
+
 /// The ref a pipeline was triggered for, as filters see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GitRef {
@@ -149,6 +153,15 @@ impl Config {
             .get("jobs")
             .and_then(Value::as_sequence)
             .ok_or_else(|| self.invalid(&at, "a workflow needs a `jobs` list"))?;
+        if entries.len() > MAX_WORKFLOW_JOBS {
+            return Err(self.invalid(
+                &format!("{at}.jobs"),
+                format!(
+                    "a workflow may list at most {MAX_WORKFLOW_JOBS} jobs, not {}",
+                    entries.len()
+                ),
+            ));
+        }
         let mut candidates = Vec::new();
         let mut filtered = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
@@ -174,7 +187,8 @@ impl Config {
                 .get("name")
                 .and_then(scalar_text)
                 .unwrap_or_else(|| key.clone());
-            let requires = requirements(&fields, &mut notices, &job_name);
+            let requires = requirements(&fields, &mut notices, &job_name)
+                .map_err(|message| self.invalid(&format!("{entry_at}.requires"), message))?;
             let contexts = match fields.get("context") {
                 None | Some(Value::Null) => Vec::new(),
                 Some(Value::Sequence(items)) => items.iter().filter_map(scalar_text).collect(),
@@ -341,21 +355,38 @@ impl Config {
     }
 }
 
-/// The `requires` names of a workflow entry (a `name: [statuses]` entry keeps its name).
-fn requirements(fields: &Mapping, notices: &mut Vec<String>, job_name: &str) -> Vec<String> {
-    let Some(items) = fields.get("requires").and_then(Value::as_sequence) else {
-        return Vec::new();
+/// The `requires` names of a workflow entry (a `name: [statuses]` entry keeps its name); a
+/// `requires` that is not a list of names is an error, not "no requirements".
+fn requirements(
+    fields: &Mapping,
+    notices: &mut Vec<String>,
+    job_name: &str,
+) -> Result<Vec<String>, String> {
+    let items = match fields.get("requires") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Sequence(items)) => items,
+        Some(_) => {
+            return Err(format!(
+                "`requires` of job `{job_name}` must be a list of job names"
+            ));
+        }
     };
     items
         .iter()
-        .filter_map(|item| match item {
+        .map(|item| match item {
             Value::Mapping(mapping) => {
                 notices.push(format!(
                     "job `{job_name}`: `requires` with job statuses is not simulated; success is required"
                 ));
-                mapping.keys().next().and_then(Value::as_str).map(str::to_string)
+                mapping
+                    .keys()
+                    .next()
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("`requires` of job `{job_name}` has an empty entry"))
             }
-            other => scalar_text(other),
+            other => scalar_text(other)
+                .ok_or_else(|| format!("`requires` of job `{job_name}` must list job names")),
         })
         .collect()
 }

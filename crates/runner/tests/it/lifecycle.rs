@@ -68,6 +68,11 @@ jobs:
     );
 }
 
+/// The server step prints before it signals readiness (the file): the client step, and so the
+/// job's end, can only come after `serving` is in the pipe, and the runner drains the pipe of
+/// a stopped background step. With `touch` before `echo`, the job could end (and the step be
+/// stopped) between the two under load, and `serving` was never printed: the flake this
+/// order fixes.
 #[tokio::test]
 async fn background_steps_run_alongside_and_stop_when_the_job_ends() {
     let issuer = FakeIssuer::start(IssuerBehaviour::default()).await;
@@ -82,17 +87,18 @@ jobs:
           name: server
           background: true
           command: |
-            touch server-started.txt
             echo serving
+            touch server-started.txt
             sleep 60
             touch server-finished.txt
       - run:
           name: client
           command: |
-            for attempt in $(seq 1 100); do
+            for attempt in $(seq 1 200); do
               test -f server-started.txt && break
               sleep 0.1
             done
+            test -f server-started.txt
             echo client-saw-server
 "#,
     );
