@@ -179,11 +179,7 @@ async fn a_hanging_or_slow_issuer_never_holds_a_request_past_the_fetch_timeout()
         );
     }
     // Far below the 10 s the discovery takes: nobody waited for it (slack for a busy machine).
-    assert!(
-        started.elapsed() < CALL_LIMIT,
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < CALL_LIMIT, "{:?}", started.elapsed());
     assert_recovers(&slow, "slow discovery").await;
     slow.server.stop().await;
 }
