@@ -10,6 +10,7 @@
 //! - [`claims`]: the full CircleCI claim set with its exact JSON names (§1.5–1.7).
 //! - [`jwk`]: JWK and JWKS (RFC 7517) with the RFC 7638 thumbprint used as `kid`.
 //! - [`discovery`]: the OpenID Connect Discovery 1.0 document and CircleCI's issuer URL layout.
+//! - [`yaml_depth`]: the flow-nesting guard applied to user YAML before it is parsed.
 //! - [`time`]: NumericDate (RFC 7519 §2) and the `JSONDuration` strings of CircleCI's token
 //!   settings API (§1.4).
 
@@ -19,6 +20,7 @@ pub mod ids;
 pub mod jwk;
 pub mod subject;
 pub mod time;
+pub mod yaml_depth;
 
 pub use claims::{Audience, CircleCiClaims};
 pub use discovery::OpenIdConfiguration;

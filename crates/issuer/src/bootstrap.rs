@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use keyless_claims::yaml_depth::{MAX_FLOW_DEPTH, too_deep_flow};
 use keyless_claims::{OrgId, ProjectId};
 use serde::Deserialize;
 
@@ -155,58 +156,6 @@ pub fn parse(text: &str) -> Result<Bootstrap, String> {
         }
     }
     Ok(bootstrap)
-}
-
-/// The deepest flow nesting (`[`, `{`) accepted in a YAML file. libyaml's scanner is quadratic
-/// in flow depth (100,000 levels, 200 KB, take over a minute) while the deserializer refuses
-/// anything deeper than 128 levels anyway, so deeper files are refused before parsing.
-pub const MAX_FLOW_DEPTH: usize = 1_000;
-
-/// Where YAML text first nests flow collections deeper than [`MAX_FLOW_DEPTH`], as 1-based
-/// line and column. Quoted scalars (to the end of their line) and comments are skipped; a
-/// bracket in a plain or block scalar is counted, which can only over-count, never hide real
-/// nesting.
-fn too_deep_flow(text: &str) -> Option<(usize, usize)> {
-    let mut depth = 0_usize;
-    let mut quote = None;
-    let mut escaped = false;
-    let mut in_comment = false;
-    let mut previous = '\n';
-    let (mut line, mut column) = (1, 0);
-    for character in text.chars() {
-        column += 1;
-        if character == '\n' {
-            (line, column) = (line + 1, 0);
-            (quote, escaped, in_comment, previous) = (None, false, false, '\n');
-            continue;
-        }
-        if in_comment {
-            continue;
-        }
-        match quote {
-            Some('"') if escaped => escaped = false,
-            Some('"') if character == '\\' => escaped = true,
-            Some(open) if character == open => quote = None,
-            Some(_) => {}
-            None => match character {
-                '#' if previous.is_whitespace() => in_comment = true,
-                // A quoted scalar starts a token; a quote inside a word (`it's`) is text.
-                '"' | '\'' if previous.is_whitespace() || "[{,:-".contains(previous) => {
-                    quote = Some(character);
-                }
-                '[' | '{' => {
-                    depth += 1;
-                    if depth > MAX_FLOW_DEPTH {
-                        return Some((line, column));
-                    }
-                }
-                ']' | '}' => depth = depth.saturating_sub(1),
-                _ => {}
-            },
-        }
-        previous = character;
-    }
-    None
 }
 
 /// Only the settings that differ from what is stored, so re-applying keeps `*_updated_at`.
