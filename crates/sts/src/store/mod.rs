@@ -236,24 +236,17 @@ impl Store {
         T: Send + 'static,
         Work: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
-        let connection = Arc::clone(&self.connection);
         let published = Arc::clone(&self.catalog);
-        tokio::task::spawn_blocking(move || {
-            // Poisoning: see `transaction`.
-            let mut connection = connection
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let transaction = connection.transaction()?;
-            let value = work(&transaction)?;
-            let catalog = cache::Catalog::load(&transaction)?;
-            transaction.commit()?;
-            *published
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
-            Ok(value)
-        })
+        self.transaction_then(
+            move |tx| Ok((work(tx)?, cache::Catalog::load(tx)?)),
+            move |(value, catalog)| {
+                *published
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
+                value
+            },
+        )
         .await
-        .map_err(|error| StoreError::TaskFailed(error.to_string()))?
     }
 
     /// Runs `work` on the connection in a blocking task, inside one transaction.
@@ -261,6 +254,22 @@ impl Store {
     where
         T: Send + 'static,
         Work: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.transaction_then(work, |value| value).await
+    }
+
+    /// Runs `work` inside one transaction in a blocking task, then `after_commit` on its value
+    /// once the commit succeeded, still holding the connection (so effects of consecutive
+    /// transactions happen in commit order).
+    async fn transaction_then<T, U, Work, AfterCommit>(
+        &self,
+        work: Work,
+        after_commit: AfterCommit,
+    ) -> Result<U, StoreError>
+    where
+        U: Send + 'static,
+        Work: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        AfterCommit: FnOnce(T) -> U + Send + 'static,
     {
         let connection = Arc::clone(&self.connection);
         tokio::task::spawn_blocking(move || {
@@ -272,7 +281,7 @@ impl Store {
             let transaction = connection.transaction()?;
             let value = work(&transaction)?;
             transaction.commit()?;
-            Ok(value)
+            Ok(after_commit(value))
         })
         .await
         .map_err(|error| StoreError::TaskFailed(error.to_string()))?
