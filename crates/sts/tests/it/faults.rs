@@ -14,7 +14,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::issuer::{
-    Answer, Fixture, Issuer, PUBLIC_ISSUER, SigningKey, assume, claims, config_for, get_json,
+    Fixture, Issuer, PUBLIC_ISSUER, SigningKey, assume, claims, config_for, get_json,
 };
 
 const KEY_RETRIEVAL: &str = "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements";
@@ -167,7 +167,13 @@ async fn a_hanging_or_slow_issuer_never_holds_a_request_past_the_fetch_timeout()
     let mut calls = JoinSet::new();
     for _ in 0..24 {
         let (url, token) = (slow.server.url(), slow.issuer.token());
-        calls.spawn(async move { tokio::time::timeout(CALL_LIMIT, call(&url, &token)).await });
+        calls.spawn(async move {
+            tokio::time::timeout(
+                CALL_LIMIT,
+                crate::issuer::assume_at(&url, &token, "rotation"),
+            )
+            .await
+        });
     }
     for answer in calls.join_all().await {
         let answer = answer.expect("every call is answered within the limit");
@@ -264,31 +270,6 @@ async fn every_broken_discovery_or_key_set_is_a_key_retrieval_error() {
     }
 }
 
-/// AssumeRoleWithWebIdentity of the deploy role at `url` (no fixture borrow, for spawned tasks).
-async fn call(url: &str, token: &str) -> Answer {
-    let body = crate::support::form(&[
-        ("Action", "AssumeRoleWithWebIdentity"),
-        ("Version", "2011-06-15"),
-        ("RoleArn", crate::issuer::ROLE_ARN),
-        ("RoleSessionName", "rotation"),
-        ("WebIdentityToken", token),
-    ]);
-    let response = reqwest::Client::new()
-        .post(url)
-        .header(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("every call is answered (no dropped connection)");
-    Answer {
-        status: response.status().as_u16(),
-        body: response.text().await.unwrap(),
-    }
-}
-
 /// Calls in the rotation test, and how many run at once.
 const ROTATION_CALLS: usize = 200;
 const ROTATION_CONCURRENCY: usize = 25;
@@ -318,7 +299,13 @@ async fn keys_rotating_under_load_never_give_a_5xx_and_every_call_is_answered_on
             } else {
                 new.clone()
             };
-            calls.spawn(async move { tokio::time::timeout(CALL_LIMIT, call(&url, &token)).await });
+            calls.spawn(async move {
+                tokio::time::timeout(
+                    CALL_LIMIT,
+                    crate::issuer::assume_at(&url, &token, "rotation"),
+                )
+                .await
+            });
         }
         // The key set is swapped while the round's calls are in flight.
         rotation.await;

@@ -356,3 +356,29 @@ pub async fn get_json(server: &TestServer, path_and_query: &str) -> (u16, Value)
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
 }
+
+/// AssumeRoleWithWebIdentity of the deploy role at `url` as `session_name`, without borrowing
+/// a fixture (for spawned tasks). Panics if the connection is dropped without an answer.
+pub async fn assume_at(url: &str, token: &str, session_name: &str) -> Answer {
+    let body = crate::support::form(&[
+        ("Action", "AssumeRoleWithWebIdentity"),
+        ("Version", "2011-06-15"),
+        ("RoleArn", ROLE_ARN),
+        ("RoleSessionName", session_name),
+        ("WebIdentityToken", token),
+    ]);
+    let response = reqwest::Client::new()
+        .post(url)
+        .header(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("every call is answered (no dropped connection)");
+    Answer {
+        status: response.status().as_u16(),
+        body: response.text().await.unwrap(),
+    }
+}

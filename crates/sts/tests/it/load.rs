@@ -9,7 +9,7 @@ use keyless_sts::store::StoreLocation;
 use time::OffsetDateTime;
 
 use crate::caller::{Credentials, get_caller_identity};
-use crate::issuer::{Answer, Fixture, Issuer, config_for, get_json};
+use crate::issuer::{Fixture, Issuer, config_for, get_json};
 use crate::support::TestServer;
 
 /// Calls in the burst (a multiple of [`CONCURRENCY`]).
@@ -31,7 +31,7 @@ async fn a_burst_of_assumptions_is_durable_and_distinct() {
         let mut burst = tokio::task::JoinSet::new();
         for _ in 0..CONCURRENCY {
             let (server, token) = (fixture.server.url(), token.clone());
-            burst.spawn(async move { assume_at(&server, &token).await });
+            burst.spawn(async move { crate::issuer::assume_at(&server, &token, "burst").await });
         }
         answers.extend(burst.join_all().await);
     }
@@ -66,29 +66,4 @@ async fn a_burst_of_assumptions_is_durable_and_distinct() {
         assert_eq!(identity.status, 200, "{}", identity.body);
     }
     restarted.stop().await;
-}
-
-/// AssumeRoleWithWebIdentity of the deploy role at `url`.
-async fn assume_at(url: &str, token: &str) -> Answer {
-    let body = crate::support::form(&[
-        ("Action", "AssumeRoleWithWebIdentity"),
-        ("Version", "2011-06-15"),
-        ("RoleArn", crate::issuer::ROLE_ARN),
-        ("RoleSessionName", "burst"),
-        ("WebIdentityToken", token),
-    ]);
-    let response = reqwest::Client::new()
-        .post(url)
-        .header(
-            "content-type",
-            "application/x-www-form-urlencoded; charset=utf-8",
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    Answer {
-        status: response.status().as_u16(),
-        body: response.text().await.unwrap(),
-    }
 }
