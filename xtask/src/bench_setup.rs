@@ -283,13 +283,12 @@ pub fn assume_once(sts: &StsFixture, job: &LiveJob) -> Result<SessionCredentials
     })
 }
 
-/// Scenario 4: GetCallerIdentity signed once, now, with the session's credentials; replaying it
-/// is valid for 15 minutes.
-pub fn caller_identity_workload(
-    sts: &StsFixture,
+/// A `GetCallerIdentity` form body for the STS at `host`, signed now with `session`, and the
+/// headers to send with it (valid for 15 minutes).
+pub fn signed_caller_identity(
+    host: &str,
     session: &SessionCredentials,
-) -> Result<Workload> {
-    let host = host_of(&sts.service)?.to_string();
+) -> (String, Vec<(String, String)>) {
     let body = form(&[("Action", "GetCallerIdentity")], "2011-06-15");
     let credentials = Credentials {
         access_key_id: &session.access_key_id,
@@ -298,12 +297,23 @@ pub fn caller_identity_workload(
     };
     let headers = sigv4::sign_form_post(
         &credentials,
-        &host,
+        host,
         REGION,
         "sts",
         &body,
         OffsetDateTime::now_utc(),
     );
+    (body, headers)
+}
+
+/// Scenario 4: GetCallerIdentity signed once, now, with the session's credentials; replaying it
+/// is valid for 15 minutes.
+pub fn caller_identity_workload(
+    sts: &StsFixture,
+    session: &SessionCredentials,
+) -> Result<Workload> {
+    let host = host_of(&sts.service)?.to_string();
+    let (body, headers) = signed_caller_identity(&host, session);
     let headers: Vec<(&str, &str)> = headers
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))

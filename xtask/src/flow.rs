@@ -8,12 +8,11 @@ use std::fmt;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
-use crate::bench_setup::{SessionCredentials, xml_text};
+use crate::bench_setup::{SessionCredentials, signed_caller_identity, xml_text};
 use crate::e2e::secrets::{Kind, KnownSecrets};
-use crate::sigv4::{self, Credentials, FORM_CONTENT_TYPE};
-use crate::stack::{CONTEXT_NAME, ORG_NAME, PROJECT_NAME, REGION, ROLE_NAME, Stack};
+use crate::sigv4::FORM_CONTENT_TYPE;
+use crate::stack::{CONTEXT_NAME, ORG_NAME, PROJECT_NAME, ROLE_NAME, Stack};
 
 /// How long one request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -248,20 +247,7 @@ impl FlowClient {
             .sts_url
             .trim_start_matches("http://")
             .to_owned();
-        let body = form(&[("Action", "GetCallerIdentity")]);
-        let credentials = Credentials {
-            access_key_id: &session.access_key_id,
-            secret_access_key: &session.secret_access_key,
-            session_token: Some(&session.session_token),
-        };
-        let headers = sigv4::sign_form_post(
-            &credentials,
-            &host,
-            REGION,
-            "sts",
-            &body,
-            OffsetDateTime::now_utc(),
-        );
+        let (body, headers) = signed_caller_identity(&host, session);
         let url = format!("{}/", self.endpoints.sts_url);
         let answer = self.post(Step::CallerIdentity, &url, &headers, &body)?;
         let expected = format!(":assumed-role/{ROLE_NAME}/{SESSION_NAME}</Arn>");
