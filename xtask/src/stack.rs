@@ -64,12 +64,10 @@ impl Binaries {
             .args([
                 "build",
                 "--quiet",
-                "--package",
-                "keyless-issuer",
-                "--package",
-                "keyless-sts",
-                "--package",
-                "keyless-runner",
+                // The whole workspace, not `--package`s: a package selection resolves
+                // dependency features differently, which rebuilt the dependencies whenever a
+                // workspace build (cargo xtask test) had just run.
+                "--workspace",
                 "--bins",
             ])
             .args(profile)
