@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::bench_setup::{self, IssuerFixture, StsFixture};
 use crate::ceiling::Ceiling;
-use crate::load::{self, Limit, LoadReport, Workload};
+use crate::load::{self, Limit, LoadReport, MachineTicks, Workload};
 use crate::stack::{self, Binaries};
 
 /// Default keep-alive connections.
@@ -138,6 +138,13 @@ pub struct Options {
     /// Skip the `openssl speed` ceiling (its ratios are then not printed).
     #[arg(long)]
     no_ceiling: bool,
+    /// Benchmark this keyless-sts binary instead of the freshly built one (to compare two
+    /// builds in one sitting: copy the old binary aside, change the code, run both).
+    #[arg(long, value_name = "PATH")]
+    sts_binary: Option<PathBuf>,
+    /// Benchmark this keyless-issuer binary instead of the freshly built one.
+    #[arg(long, value_name = "PATH")]
+    issuer_binary: Option<PathBuf>,
     /// Run only `cargo xtask test`'s smoke run (debug binaries, every scenario briefly,
     /// correctness only) and ignore the other flags.
     #[arg(long)]
@@ -149,6 +156,17 @@ struct Outcome {
     scenario: Scenario,
     report: LoadReport,
     peak_rss_kib: Option<u64>,
+    /// The serving process's CPU time during the scenario, per successful request.
+    server_cpu_per_request: Option<Duration>,
+    /// The share of the machine's time the hypervisor gave other guests meanwhile.
+    steal: Option<f64>,
+}
+
+impl Outcome {
+    fn server_cpu_micros(&self) -> Option<f64> {
+        self.server_cpu_per_request
+            .map(|cpu| cpu.as_secs_f64() * 1_000_000.0)
+    }
 }
 
 /// Runs the benchmark.
@@ -170,7 +188,13 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         },
         requests: options.assume_calls,
     };
-    let binaries = Binaries::build_release(root)?;
+    let mut binaries = Binaries::build_release(root)?;
+    if let Some(sts) = &options.sts_binary {
+        binaries.sts.clone_from(sts);
+    }
+    if let Some(issuer) = &options.issuer_binary {
+        binaries.issuer.clone_from(issuer);
+    }
     let ceiling = if options.no_ceiling {
         None
     } else {
@@ -251,10 +275,20 @@ fn drive(
         let (workload, service) = prepare(scenario, &issuer, sts.as_ref())?;
         let address = bench_setup::host_of(service)?;
         println!("running {} ({connections} connections)", scenario.name());
+        let (cpu_before, ticks_before) = (load::cpu_time(service.pid()), MachineTicks::now());
         let report = load::run(address, &workload, connections, limit)?;
+        let cpu_used = cpu_before
+            .zip(load::cpu_time(service.pid()))
+            .map(|(before, after)| after.saturating_sub(before));
         outcomes.push(Outcome {
             scenario,
             peak_rss_kib: load::peak_rss_kib(service.pid()),
+            server_cpu_per_request: cpu_used
+                .filter(|_| report.successes > 0)
+                .map(|cpu| cpu.div_f64(report.successes as f64)),
+            steal: ticks_before
+                .zip(MachineTicks::now())
+                .map(|(before, after)| before.steal_since(after)),
             report,
         });
     }
@@ -343,8 +377,8 @@ fn render(
     }
     let _ = writeln!(
         text,
-        "{:<16} {:>10} {:>8} {:>8} {:>8} {:>7} {:>9}  ceiling ratio (RSA ops/s ÷ 1 core, ÷ all cores)",
-        "scenario", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "peak RSS"
+        "{:<16} {:>10} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>6}  ceiling ratio (RSA ops/s ÷ 1 core, ÷ all cores)",
+        "scenario", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "peak RSS", "CPU µs", "steal"
     );
     for outcome in outcomes {
         let report = &outcome.report;
@@ -354,16 +388,24 @@ fn render(
         let ratio = ratios(outcome, ceiling).map_or("—".to_owned(), |(operations, one, all)| {
             format!("{operations:.0} ops/s: {one:.2} × 1 core, {all:.2} × all")
         });
+        let cpu = outcome
+            .server_cpu_micros()
+            .map_or("?".to_owned(), |micros| format!("{micros:.0}"));
+        let steal = outcome
+            .steal
+            .map_or("?".to_owned(), |steal| format!("{:.0} %", steal * 100.0));
         let _ = writeln!(
             text,
-            "{:<16} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>9}  {ratio}",
+            "{:<16} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>9} {:>8} {:>6}  {ratio}",
             outcome.scenario.name(),
             report.requests_per_second(),
             report.latency_ms(0.5),
             report.latency_ms(0.99),
             report.latency_ms(1.0),
             report.errors,
-            rss
+            rss,
+            cpu,
+            steal
         );
         if let Some(error) = &report.first_error {
             let _ = writeln!(text, "    first error: {error}");
@@ -375,7 +417,9 @@ fn render(
     }
     let _ = write!(
         text,
-        "peak RSS is VmHWM of the serving process since it started (cumulative over earlier scenarios on the same service)"
+        "peak RSS is VmHWM of the serving process since it started (cumulative over earlier scenarios on the same service);\n\
+         CPU µs is the serving process's CPU time (user + system) per successful request; steal is the share of\n\
+         the machine's time the hypervisor gave to other guests during the scenario (high steal makes req/s unreliable)"
     );
     text
 }
@@ -395,6 +439,8 @@ fn to_json(outcomes: &[Outcome], ceiling: Option<&Ceiling>, options: &Options) -
                 "requests_per_second": report.requests_per_second(),
                 "latency_ms": {"p50": report.latency_ms(0.5), "p99": report.latency_ms(0.99), "max": report.latency_ms(1.0)},
                 "peak_rss_kib": outcome.peak_rss_kib,
+                "server_cpu_micros_per_request": outcome.server_cpu_micros(),
+                "steal_fraction": outcome.steal,
                 "rsa_operations_per_second": ratio.map(|(operations, _, _)| operations),
                 "ratio_to_one_core": ratio.map(|(_, one, _)| one),
                 "ratio_to_all_cores": ratio.map(|(_, _, all)| all),

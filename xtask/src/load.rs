@@ -271,10 +271,84 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// CPU time a process has used so far (user + system), from `/proc/PID/stat`.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its closing ')' are plain.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace();
+    // utime and stime are fields 14 and 15 overall, 12th and 13th after the name.
+    let user: u64 = fields.nth(11)?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_secs_f64(
+        (user + system) as f64 / CLOCK_TICKS_PER_SECOND,
+    ))
+}
+
+/// The kernel's `USER_HZ`: 100 on every Linux this runs on (`getconf CLK_TCK`).
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
+
+/// The machine's CPU time so far, all CPUs together, and the part of it the hypervisor took for
+/// other guests (`steal`), in clock ticks, from the `cpu` line of `/proc/stat`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MachineTicks {
+    /// Every state's ticks summed.
+    pub total: u64,
+    /// Ticks stolen by the hypervisor.
+    pub steal: u64,
+}
+
+impl MachineTicks {
+    /// Reads `/proc/stat` now.
+    pub fn now() -> Option<MachineTicks> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let line = stat.lines().find(|line| line.starts_with("cpu "))?;
+        let values: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|value| value.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal guest guest_nice: guest time is
+        // already counted in user, so only the first eight are summed.
+        Some(MachineTicks {
+            total: values.iter().take(8).sum(),
+            steal: *values.get(7)?,
+        })
+    }
+
+    /// The share of the machine's time stolen between `self` and `later` (0.0–1.0).
+    pub fn steal_since(self, later: MachineTicks) -> f64 {
+        let total = later.total.saturating_sub(self.total);
+        if total == 0 {
+            return 0.0;
+        }
+        later.steal.saturating_sub(self.steal) as f64 / total as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::net::TcpListener;
+
+    #[test]
+    fn this_process_has_used_some_cpu_and_the_machine_reports_its_ticks() {
+        let spin = Instant::now();
+        let mut sum = 0u64;
+        while spin.elapsed() < Duration::from_millis(50) {
+            sum = sum.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(sum > 0);
+        let used = cpu_time(std::process::id()).expect("own /proc/PID/stat");
+        assert!(used >= Duration::from_millis(10), "{used:?}");
+        let before = MachineTicks::now().expect("/proc/stat");
+        let after = MachineTicks {
+            total: before.total + 100,
+            steal: before.steal + 25,
+        };
+        assert!((before.steal_since(after) - 0.25).abs() < 1e-9);
+        assert_eq!(before.steal_since(before), 0.0);
+    }
 
     /// A tiny keep-alive server answering every request with `200 ok`, for `requests` requests.
     fn serve(listener: TcpListener, requests: usize) {
