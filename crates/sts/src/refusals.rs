@@ -89,7 +89,7 @@ fn refuse(
     match Surface::of(request.uri().path()) {
         Surface::Keyless => keyless_error(status, code, message),
         Surface::Query => {
-            let request_id = uuid::Uuid::new_v4().to_string();
+            let request_id = crate::identifiers::new_request_id();
             tracing::info!(
                 request_id,
                 status = status.as_u16(),
@@ -153,7 +153,7 @@ pub async fn time_limit(State(limit): State<Duration>, request: Request, next: N
                     keyless_error(StatusCode::REQUEST_TIMEOUT, "request_timeout", message)
                 }
                 Surface::Query => {
-                    let request_id = uuid::Uuid::new_v4().to_string();
+                    let request_id = crate::identifiers::new_request_id();
                     tracing::warn!(request_id, ?limit, "request timed out");
                     let error =
                         AwsError::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeout", message);

@@ -22,6 +22,7 @@ use crate::bootstrap::{self, BootstrapError};
 use crate::config::{AdminCredential, Config};
 use crate::error::AwsError;
 use crate::iam::{self, IamAction};
+use crate::policy::ParsedPolicies;
 use crate::query::{QueryParams, Service};
 use crate::refusals;
 use crate::sigv4::{self, CredentialSource, SignedRequest, SigningCredential};
@@ -41,6 +42,8 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     /// `--audit-file`, open for appending.
     pub audit_file: Option<Mutex<std::fs::File>>,
+    /// Roles' trust policies, each parsed once.
+    pub policies: ParsedPolicies,
 }
 
 /// Why the server could not start or stopped with an error.
@@ -206,6 +209,7 @@ pub async fn app(config: Config) -> Result<Router, RunError> {
         store,
         verifier,
         audit_file,
+        policies: ParsedPolicies::default(),
     });
     tokio::spawn(purge_periodically(Arc::downgrade(&state)));
     Ok(router(state))
@@ -309,7 +313,7 @@ pub async fn serve(
 
 async fn handle_query(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::identifiers::new_request_id();
     let (parts, body) = request.into_parts();
     let meta = RequestMeta {
         request_id: request_id.clone(),

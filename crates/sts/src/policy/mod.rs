@@ -12,6 +12,7 @@
 //! `document.rs` (the parsed shapes), `operators.rs`, `wildcard.rs`, `variables.rs`,
 //! `context.rs`, `engine.rs`, `decision.rs`, `hints.rs`.
 
+mod cache;
 mod context;
 mod decision;
 mod document;
@@ -43,6 +44,7 @@ mod robustness_tests;
 #[cfg(test)]
 mod test_support;
 
+pub use cache::{PARSED_POLICY_CAPACITY, ParsedPolicies};
 pub use context::{
     CIRCLECI_PROJECT_ID_CLAIM, ContextEntry, GENERIC_PROVIDER_KEYS, RequestContext,
     WEB_IDENTITY_ACTION, is_circleci_provider, supported_claims,

@@ -14,8 +14,7 @@ use crate::audit::AuditEvent;
 use crate::error::AwsError;
 use crate::identifiers::provider_arn;
 use crate::policy::{
-    RequestContext, SessionPolicy, TrustPolicy, WEB_IDENTITY_ACTION, evaluate,
-    policy_size_without_whitespace,
+    RequestContext, SessionPolicy, WEB_IDENTITY_ACTION, evaluate, policy_size_without_whitespace,
 };
 use crate::query::QueryParams;
 use crate::server::AppState;
@@ -208,16 +207,19 @@ async fn run_checks(
         ));
         return Err(denied());
     };
-    let policy = TrustPolicy::parse(&role.trust_policy).map_err(|error| {
-        let (check, denial) = denied();
-        (
-            check,
-            denial.with_detail(format!(
-                "the stored trust policy does not parse: {}",
-                error.message()
-            )),
-        )
-    })?;
+    let policy = state
+        .policies
+        .trust_policy(&role.trust_policy)
+        .map_err(|error| {
+            let (check, denial) = denied();
+            (
+                check,
+                denial.with_detail(format!(
+                    "the stored trust policy does not parse: {}",
+                    error.message()
+                )),
+            )
+        })?;
     let context = RequestContext::for_web_identity(
         &provider.url,
         &provider_arn,

@@ -176,7 +176,7 @@ pub async fn explain(
         .extend_pairs(&pairs)
         .finish();
     let params = QueryParams::parse(encoded.as_bytes());
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = crate::identifiers::new_request_id();
     let now = state.config.clock.now();
     let evaluation = super::assume::evaluate_request(&state, &params, &request_id, now, true).await;
     let record: DecisionRecord = evaluation.record;
