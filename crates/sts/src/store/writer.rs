@@ -151,6 +151,28 @@ fn write_loop(connection: &Mutex<Connection>, mut receiver: mpsc::UnboundedRecei
     }
 }
 
+/// Runs `job` inside a savepoint: its writes are kept if it succeeds and undone if it fails,
+/// leaving the batch's other writes alone. The outer error means the savepoint itself could
+/// not be taken, released or rolled back, so the batch must not commit. The statements are
+/// prepared once and cached (rusqlite's own savepoints parse their SQL on every use, which
+/// under load was a tenth of the writer's time).
+fn run_in_savepoint(
+    connection: &Connection,
+    job: WriteJob,
+) -> Result<Result<(), StoreError>, StoreError> {
+    let run = |sql: &str| -> Result<(), StoreError> {
+        connection.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
+    run("SAVEPOINT write_job")?;
+    let outcome = job(connection);
+    if outcome.is_err() {
+        run("ROLLBACK TO write_job")?;
+    }
+    run("RELEASE write_job")?;
+    Ok(outcome)
+}
+
 /// Runs every job of `batch` in one transaction; returns each job's outcome (all failed if the
 /// commit itself failed) and the reply channels in the same order. Background permits are
 /// released when the batch is done.
@@ -160,7 +182,7 @@ fn commit_batch(
 ) -> (Vec<Result<(), StoreError>>, Vec<Option<Reply>>) {
     let mut dones = Vec::with_capacity(batch.len());
     let mut outcomes = Vec::with_capacity(batch.len());
-    let mut transaction = match connection.transaction() {
+    let transaction = match connection.transaction() {
         Ok(transaction) => transaction,
         Err(error) => {
             let message = error.to_string();
@@ -172,26 +194,113 @@ fn commit_batch(
         }
     };
     let mut permits = Vec::new();
+    let mut broken = None;
     for request in batch {
         dones.push(request.done);
         permits.extend(request.permit);
-        let outcome = match transaction.savepoint() {
-            Ok(savepoint) => match (request.job)(&savepoint) {
-                Ok(()) => savepoint.commit().map_err(StoreError::from),
-                // Dropping the savepoint rolls this job back and keeps the others.
-                Err(error) => Err(error),
-            },
-            Err(error) => Err(StoreError::from(error)),
-        };
-        outcomes.push(outcome);
+        if broken.is_some() {
+            continue;
+        }
+        match run_in_savepoint(&transaction, request.job) {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) => broken = Some(error.to_string()),
+        }
     }
-    if let Err(error) = transaction.commit() {
-        let message = error.to_string();
-        outcomes = outcomes
-            .into_iter()
-            .map(|_| Err(StoreError::TaskFailed(format!("commit failed: {message}"))))
+    let failure = match broken {
+        // Dropping the transaction rolls every job of the batch back.
+        Some(message) => Some(format!("batch rolled back: {message}")),
+        None => transaction
+            .commit()
+            .err()
+            .map(|error| format!("commit failed: {error}")),
+    };
+    if let Some(message) = failure {
+        outcomes = dones
+            .iter()
+            .map(|_| Err(StoreError::TaskFailed(message.clone())))
             .collect();
     }
     drop(permits);
     (outcomes, dones)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(value: i64, fail: bool) -> WriteRequest {
+        WriteRequest {
+            job: Box::new(move |connection| {
+                connection.execute("INSERT INTO t VALUES (?1)", [value])?;
+                if fail {
+                    return Err(StoreError::Corrupt(format!("job {value} failed")));
+                }
+                Ok(())
+            }),
+            done: None,
+            permit: None,
+        }
+    }
+
+    fn values(connection: &Connection) -> Vec<i64> {
+        let mut statement = connection.prepare("SELECT v FROM t ORDER BY v").unwrap();
+        statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn a_failing_job_is_undone_alone_and_the_batch_commits_the_rest() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch("CREATE TABLE t (v INTEGER)")
+            .unwrap();
+        // Twice, so the second batch runs on the cached savepoint statements.
+        for round in 0..2 {
+            let base = round * 10;
+            let batch = vec![
+                job(base + 1, false),
+                job(base + 2, true),
+                job(base + 3, false),
+            ];
+            let (outcomes, dones) = commit_batch(&mut connection, batch);
+            assert_eq!(dones.len(), 3);
+            assert!(outcomes[0].is_ok() && outcomes[2].is_ok());
+            assert!(matches!(&outcomes[1], Err(StoreError::Corrupt(_))));
+        }
+        assert_eq!(values(&connection), vec![1, 3, 11, 13]);
+    }
+
+    #[test]
+    fn a_batch_whose_commit_fails_reports_every_job_failed() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE t (v INTEGER);
+                 CREATE TABLE parent (id INTEGER PRIMARY KEY);
+                 CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+                 PRAGMA foreign_keys = ON;",
+            )
+            .unwrap();
+        let orphan = WriteRequest {
+            // Checked only at COMMIT: the whole batch's commit fails.
+            job: Box::new(|connection| {
+                connection.execute("INSERT INTO child VALUES (42)", [])?;
+                Ok(())
+            }),
+            done: None,
+            permit: None,
+        };
+        let (outcomes, _) = commit_batch(&mut connection, vec![job(1, false), orphan]);
+        assert_eq!(outcomes.len(), 2);
+        for outcome in &outcomes {
+            assert!(
+                matches!(outcome, Err(StoreError::TaskFailed(message)) if message.starts_with("commit failed")),
+                "{outcome:?}"
+            );
+        }
+        assert!(values(&connection).is_empty());
+    }
 }
