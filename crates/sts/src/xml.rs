@@ -14,17 +14,36 @@ use crate::error::AwsError;
 /// echoing a caller's bytes never makes the document unparseable.
 pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
+    escape_into(&mut escaped, text);
+    escaped
+}
+
+/// [`escape`], appending to `output`. Text with nothing to escape (every ARN, id, key and
+/// timestamp in a response) is copied in one go.
+fn escape_into(output: &mut String, text: &str) {
+    if !needs_escaping(text) {
+        output.push_str(text);
+        return;
+    }
     for character in text.chars() {
         match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '\r' => escaped.push_str("&#xD;"),
-            other if is_xml_character(other) => escaped.push(other),
-            _ => escaped.push(char::REPLACEMENT_CHARACTER),
+            '&' => output.push_str("&amp;"),
+            '<' => output.push_str("&lt;"),
+            '>' => output.push_str("&gt;"),
+            '\r' => output.push_str("&#xD;"),
+            other if is_xml_character(other) => output.push(other),
+            _ => output.push(char::REPLACEMENT_CHARACTER),
         }
     }
-    escaped
+}
+
+/// Whether `text` holds a byte [`escape`] may change: `&`, `<`, `>`, a control character
+/// other than tab and line feed, or 0xEF (the first byte of U+FFFE and U+FFFF, and of other
+/// characters that are kept).
+fn needs_escaping(text: &str) -> bool {
+    text.bytes().any(|byte| {
+        matches!(byte, b'&' | b'<' | b'>' | 0xEF) || (byte < 0x20 && byte != b'\t' && byte != b'\n')
+    })
 }
 
 /// XML 1.0's `Char` production: `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] |
@@ -90,8 +109,13 @@ impl XmlWriter {
     /// `<name>text</name>`.
     pub fn leaf(&mut self, name: &str, text: &str) -> &mut Self {
         self.indent();
-        self.output
-            .push_str(&format!("<{name}>{}</{name}>\n", escape(text)));
+        self.output.push('<');
+        self.output.push_str(name);
+        self.output.push('>');
+        escape_into(&mut self.output, text);
+        self.output.push_str("</");
+        self.output.push_str(name);
+        self.output.push_str(">\n");
         self
     }
 
@@ -218,6 +242,36 @@ mod tests {
             escape("a\u{0}b\u{1b}[31m\u{7}\u{fffe}\u{ffff}c\td\ne\u{7f}\u{10ffff}"),
             "a\u{fffd}b\u{fffd}[31m\u{fffd}\u{fffd}\u{fffd}c\td\ne\u{7f}\u{10ffff}"
         );
+    }
+
+    #[test]
+    fn the_copy_through_fast_path_agrees_with_escaping_each_character() {
+        let slow = |text: &str| -> String {
+            text.chars()
+                .map(|character| match character {
+                    '&' => "&amp;".to_owned(),
+                    '<' => "&lt;".to_owned(),
+                    '>' => "&gt;".to_owned(),
+                    '\r' => "&#xD;".to_owned(),
+                    other if is_xml_character(other) => other.to_string(),
+                    _ => char::REPLACEMENT_CHARACTER.to_string(),
+                })
+                .collect()
+        };
+        let interesting = (0u32..0x250)
+            .chain(0xD7F0..0xD800)
+            .chain(0xE000..0xE010)
+            .chain(0xEF00..0xF000)
+            .chain(0xFFF0..0x10010)
+            .filter_map(char::from_u32);
+        for character in interesting {
+            for text in [
+                character.to_string(),
+                format!("arn:aws:iam::1:role/{character}x"),
+            ] {
+                assert_eq!(escape(&text), slow(&text), "{:?}", character);
+            }
+        }
     }
 
     #[test]

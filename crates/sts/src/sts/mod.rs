@@ -116,7 +116,7 @@ pub(crate) fn store_failure(error: StoreError) -> AwsError {
 }
 
 /// Commits the decision (if any), the session (if any) and the event together, then appends
-/// the event to the audit file.
+/// the event to the audit file. The event is serialized once, for both.
 pub(crate) async fn persist(
     state: &AppState,
     record: Option<&DecisionRecord>,
@@ -124,33 +124,34 @@ pub(crate) async fn persist(
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
     let recorded_at = state.config.clock.now().unix_timestamp();
+    let event_json = serde_json::to_string(event).ok();
+    let audit_line = event_json.clone().filter(|_| state.audit_file.is_some());
     let call = crate::store::CallRecord {
         request_id: event.request_id.clone(),
         recorded_at,
         allowed: record.map(|record| record.allowed),
         decision: record.and_then(|record| serde_json::to_string(record).ok()),
-        event: serde_json::to_string(event).ok(),
+        event: event_json,
     };
     match session {
         Some(session) => state.store.record_session(session, call).await?,
         None => state.store.record_call(call).await?,
     }
-    append_to_audit_file(state, event);
+    if let Some(line) = audit_line {
+        append_to_audit_file(state, line);
+    }
     Ok(())
 }
 
-/// Appends one JSON line to `--audit-file`; a failure is logged, not fatal (the database copy
-/// is the record).
-fn append_to_audit_file(state: &AppState, event: &AuditEvent) {
+/// Appends one JSON line (`event`, a serialized [`AuditEvent`]) to `--audit-file`; a failure
+/// is logged, not fatal (the database copy is the record).
+fn append_to_audit_file(state: &AppState, mut event: String) {
     let Some(file) = &state.audit_file else {
         return;
     };
-    let Ok(mut line) = serde_json::to_vec(event) else {
-        return;
-    };
-    line.push(b'\n');
+    event.push('\n');
     let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Err(error) = file.write_all(&line) {
+    if let Err(error) = file.write_all(event.as_bytes()) {
         tracing::error!(%error, "cannot append to the audit file");
     }
 }
