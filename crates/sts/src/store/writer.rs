@@ -6,7 +6,9 @@
 //!
 //! Writes whose caller need not wait (audit records of calls that hand nothing out) are queued
 //! in the background: they join the next batch like any other, hold one of a bounded number of
-//! permits until committed, and a failure is logged instead of answered.
+//! permits until committed, and a failure is logged instead of answered. A batch of background
+//! writes only lingers [`BACKGROUND_LINGER`] for more before committing, so a stream of them
+//! (GetCallerIdentity under load) shares commits and wake-ups.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +19,11 @@ use super::StoreError;
 
 /// Most writes folded into one commit.
 pub const MAX_WRITES_PER_COMMIT: usize = 1024;
+
+/// How long a batch of background writes only waits for company before it is committed (a
+/// caller that waits for its write is never held back by this: its batch commits at once, and
+/// one that arrives during the linger waits at most this much longer).
+pub const BACKGROUND_LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// One write: runs against the connection inside the batch's transaction.
 pub type WriteJob = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
@@ -120,14 +127,28 @@ impl WriterHandle {
     }
 }
 
+/// Moves every queued request into `batch`, up to [`MAX_WRITES_PER_COMMIT`].
+fn take_queued(
+    receiver: &mut mpsc::UnboundedReceiver<WriteRequest>,
+    batch: &mut Vec<WriteRequest>,
+) {
+    while batch.len() < MAX_WRITES_PER_COMMIT {
+        match receiver.try_recv() {
+            Ok(request) => batch.push(request),
+            Err(_) => break,
+        }
+    }
+}
+
 fn write_loop(connection: &Mutex<Connection>, mut receiver: mpsc::UnboundedReceiver<WriteRequest>) {
     while let Some(first) = receiver.blocking_recv() {
         let mut batch = vec![first];
-        while batch.len() < MAX_WRITES_PER_COMMIT {
-            match receiver.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
+        take_queued(&mut receiver, &mut batch);
+        if batch.iter().all(|request| request.done.is_none()) {
+            // Nobody waits for these: let more join them, so a stream of audit records costs
+            // one wake-up and one commit per linger instead of one per record.
+            std::thread::sleep(BACKGROUND_LINGER);
+            take_queued(&mut receiver, &mut batch);
         }
         // A poisoned lock only means a reader panicked; every write runs in a transaction.
         let mut connection = connection
