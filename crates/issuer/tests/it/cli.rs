@@ -18,10 +18,13 @@ async fn run(arguments: &[&str], environment: &[(&str, &str)]) -> (bool, String,
         .output()
         .await
         .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // Logs to a pipe are plain text: no colour codes.
+    assert!(!stderr.contains('\u{1b}'), "colour codes in {stderr:?}");
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        stderr,
     )
 }
 

@@ -62,8 +62,8 @@ fn a_malformed_policy_is_an_error_finding() {
     );
 }
 
-/// `serve` announces its bound address on stdout exactly as tools parse it, and takes the part 2
-/// settings from the environment.
+/// `serve` announces its bound address on stdout exactly as tools parse it, takes the part 2
+/// settings from the environment, and logs plain text (no colour codes) to a file.
 #[test]
 fn serve_prints_its_address_once_bound() {
     use std::io::BufRead as _;
@@ -79,7 +79,7 @@ fn serve_prints_its_address_once_bound() {
             directory.path().join("audit.jsonl"),
         )
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(directory.path().join("sts.log")).unwrap())
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -108,4 +108,11 @@ fn serve_prints_its_address_once_bound() {
         "{health}"
     );
     assert!(directory.path().join("audit.jsonl").exists());
+    // The log line is written before the address is printed.
+    let log = std::fs::read_to_string(directory.path().join("sts.log")).unwrap();
+    assert!(log.contains("keyless-sts listening"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log written to a file: {log:?}"
+    );
 }
