@@ -368,6 +368,20 @@ fn render(
             ceiling.all_cores.sign_per_second,
             ceiling.all_cores.verify_per_second
         );
+        if let Some(steal) = ceiling.all_cores_steal {
+            let _ = writeln!(
+                text,
+                "-multi ran with {:.0} % steal; it reached {:.2} × the one-core figure per core{}",
+                steal * 100.0,
+                ceiling.all_cores.sign_per_second
+                    / (ceiling.one_core.sign_per_second * ceiling.cores as f64),
+                if steal > 0.05 {
+                    " (a stolen ceiling is low and flatters the ratios below)"
+                } else {
+                    ""
+                }
+            );
+        }
         if ceiling.all_cores.sign_per_second < ceiling.one_core.sign_per_second {
             let _ = writeln!(
                 text,
