@@ -64,10 +64,13 @@ impl Binaries {
             .args([
                 "build",
                 "--quiet",
-                // The whole workspace, not `--package`s: a package selection resolves
-                // dependency features differently, which rebuilt the dependencies whenever a
-                // workspace build (cargo xtask test) had just run.
+                // The service binaries, never xtask's own: building xtask here (as
+                // `--workspace` alone does) overwrote the running `cargo xtask` binary with a
+                // different feature set, so every next `cargo xtask …` rebuilt it and this
+                // rebuilt it back (four minutes per demo).
                 "--workspace",
+                "--exclude",
+                "xtask",
                 "--bins",
             ])
             .args(profile)
