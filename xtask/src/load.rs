@@ -264,10 +264,20 @@ fn exchange(reader: &mut BufReader<TcpStream>, workload: &Workload) -> Result<()
 
 /// The peak resident set size of a process (`VmHWM`), in KiB, from `/proc`.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM")
+}
+
+/// The resident set size of a process now (`VmRSS`), in KiB, from `/proc`.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A `FIELD: N kB` line of `/proc/PID/status`, in KiB.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -330,6 +340,17 @@ impl MachineTicks {
 mod tests {
     use super::*;
     use std::net::TcpListener;
+
+    #[test]
+    fn reads_this_process_rss_and_its_peak() {
+        let now = rss_kib(std::process::id()).expect("VmRSS");
+        let peak = peak_rss_kib(std::process::id()).expect("VmHWM");
+        assert!(now > 0);
+        assert!(
+            peak >= now,
+            "peak {peak} KiB below the earlier RSS {now} KiB"
+        );
+    }
 
     #[test]
     fn this_process_has_used_some_cpu_and_the_machine_reports_its_ticks() {

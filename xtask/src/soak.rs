@@ -20,6 +20,7 @@ use anyhow::{Result, bail};
 
 use crate::e2e::secrets::{self, Kind, KnownSecrets};
 use crate::flow::{Endpoints, FlowClient};
+use crate::load::rss_kib;
 use crate::stack::{self, Binaries, Stack};
 
 /// The end RSS may be at most this many times the RSS after the warm-up…
@@ -298,15 +299,6 @@ fn memory_verdict(samples: &[Sample], warm_up: Duration) -> Vec<String> {
         .collect()
 }
 
-/// The resident set size of a process (`VmRSS`), in KiB, from `/proc`.
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,10 +328,5 @@ mod tests {
         let samples = [sample(5, 10_000, 20_000), sample(20, 10_000, 33_193)];
         let verdict = memory_verdict(&samples, Duration::from_secs(5));
         assert!(verdict[1].ends_with("NOT flat"), "{verdict:?}");
-    }
-
-    #[test]
-    fn reads_this_process_rss() {
-        assert!(rss_kib(std::process::id()).is_some_and(|kib| kib > 0));
     }
 }
