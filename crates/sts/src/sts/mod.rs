@@ -9,7 +9,9 @@ pub mod endpoints;
 pub mod parameters;
 pub mod record;
 
+use std::fs::File;
 use std::io::Write as _;
+use std::sync::Mutex;
 
 use crate::audit::{AuditEvent, UserIdentity};
 use crate::error::AwsError;
@@ -125,7 +127,8 @@ pub(crate) async fn persist(
 ) -> Result<(), StoreError> {
     let recorded_at = state.config.clock.now().unix_timestamp();
     let event_json = serde_json::to_string(event).ok();
-    let audit_line = event_json.clone().filter(|_| state.audit_file.is_some());
+    // Copied only when there is an audit file to append it to, after the commit.
+    let audit_line = state.audit_file.as_ref().zip(event_json.clone());
     let call = crate::store::CallRecord {
         request_id: event.request_id.clone(),
         recorded_at,
@@ -137,18 +140,15 @@ pub(crate) async fn persist(
         Some(session) => state.store.record_session(session, call).await?,
         None => state.store.record_call(call).await?,
     }
-    if let Some(line) = audit_line {
-        append_to_audit_file(state, line);
+    if let Some((file, line)) = audit_line {
+        append_to_audit_file(file, line);
     }
     Ok(())
 }
 
 /// Appends one JSON line (`event`, a serialized [`AuditEvent`]) to `--audit-file`; a failure
 /// is logged, not fatal (the database copy is the record).
-fn append_to_audit_file(state: &AppState, mut event: String) {
-    let Some(file) = &state.audit_file else {
-        return;
-    };
+fn append_to_audit_file(file: &Mutex<File>, mut event: String) {
     event.push('\n');
     let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Err(error) = file.write_all(event.as_bytes()) {
