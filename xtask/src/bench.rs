@@ -167,6 +167,15 @@ impl Outcome {
         self.server_cpu_per_request
             .map(|cpu| cpu.as_secs_f64() * 1_000_000.0)
     }
+
+    /// The load generator's own CPU time per successful request, in microseconds.
+    fn generator_cpu_micros(&self) -> Option<f64> {
+        let successes = self.report.successes;
+        self.report
+            .generator_cpu
+            .filter(|_| successes > 0)
+            .map(|cpu| cpu.as_secs_f64() * 1_000_000.0 / successes as f64)
+    }
 }
 
 /// Runs the benchmark.
@@ -391,8 +400,17 @@ fn render(
     }
     let _ = writeln!(
         text,
-        "{:<16} {:>10} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>6}  ceiling ratio (RSA ops/s ÷ 1 core, ÷ all cores)",
-        "scenario", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "peak RSS", "CPU µs", "steal"
+        "{:<16} {:>10} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>8} {:>6}  ceiling ratio (RSA ops/s ÷ 1 core, ÷ all cores)",
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "peak RSS",
+        "CPU µs",
+        "load µs",
+        "steal"
     );
     for outcome in outcomes {
         let report = &outcome.report;
@@ -402,15 +420,16 @@ fn render(
         let ratio = ratios(outcome, ceiling).map_or("—".to_owned(), |(operations, one, all)| {
             format!("{operations:.0} ops/s: {one:.2} × 1 core, {all:.2} × all")
         });
-        let cpu = outcome
-            .server_cpu_micros()
-            .map_or("?".to_owned(), |micros| format!("{micros:.0}"));
+        let micros =
+            |value: Option<f64>| value.map_or("?".to_owned(), |micros| format!("{micros:.0}"));
+        let cpu = micros(outcome.server_cpu_micros());
+        let generator = micros(outcome.generator_cpu_micros());
         let steal = outcome
             .steal
             .map_or("?".to_owned(), |steal| format!("{:.0} %", steal * 100.0));
         let _ = writeln!(
             text,
-            "{:<16} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>9} {:>8} {:>6}  {ratio}",
+            "{:<16} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>9} {:>8} {:>8} {:>6}  {ratio}",
             outcome.scenario.name(),
             report.requests_per_second(),
             report.latency_ms(0.5),
@@ -419,6 +438,7 @@ fn render(
             report.errors,
             rss,
             cpu,
+            generator,
             steal
         );
         if let Some(error) = &report.first_error {
@@ -432,7 +452,8 @@ fn render(
     let _ = write!(
         text,
         "peak RSS is VmHWM of the serving process since it started (cumulative over earlier scenarios on the same service);\n\
-         CPU µs is the serving process's CPU time (user + system) per successful request; steal is the share of\n\
+         CPU µs is the serving process's CPU time (user + system) per successful request, load µs the load generator's\n\
+         own (its one event-loop thread) on the same cores; steal is the share of\n\
          the machine's time the hypervisor gave to other guests during the scenario (high steal makes req/s unreliable)"
     );
     text
@@ -454,6 +475,7 @@ fn to_json(outcomes: &[Outcome], ceiling: Option<&Ceiling>, options: &Options) -
                 "latency_ms": {"p50": report.latency_ms(0.5), "p99": report.latency_ms(0.99), "max": report.latency_ms(1.0)},
                 "peak_rss_kib": outcome.peak_rss_kib,
                 "server_cpu_micros_per_request": outcome.server_cpu_micros(),
+                "generator_cpu_micros_per_request": outcome.generator_cpu_micros(),
                 "steal_fraction": outcome.steal,
                 "rsa_operations_per_second": ratio.map(|(operations, _, _)| operations),
                 "ratio_to_one_core": ratio.map(|(_, one, _)| one),
