@@ -50,8 +50,13 @@ fn unknown_org(org: &str) -> ApiError {
     )
 }
 
+/// The org named in the path, if it has an issuer here. An org already known is answered from
+/// memory; only the first ask (or an unknown org) reads the database, on a blocking thread.
 async fn known_org(state: &AppState, org: &str) -> Result<OrgId, ApiError> {
     let org_id: OrgId = org.parse().map_err(|_| unknown_org(org))?;
+    if state.platform.org_known(&org_id) {
+        return Ok(org_id);
+    }
     if state
         .blocking(move |platform| platform.org_exists(&org_id))
         .await?
@@ -74,12 +79,8 @@ async fn org_discovery(
     State(state): State<AppState>,
     PathParams(org): PathParams<String>,
 ) -> Result<Response, ApiError> {
-    let org_id: OrgId = org.parse().map_err(|_| unknown_org(&org))?;
-    let document = state
-        .blocking(move |platform| platform.org_discovery(&org_id))
-        .await?
-        .ok_or_else(|| unknown_org(&org))?;
-    Ok(cacheable(document))
+    let org_id = known_org(&state, &org).await?;
+    Ok(cacheable(state.platform.org_discovery(&org_id)))
 }
 
 async fn org_jwks(

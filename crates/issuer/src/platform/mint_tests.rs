@@ -1,5 +1,6 @@
 //! Tests of the minting path below HTTP: one read of the job per request (secret first, then
-//! the body's error), and the commit's re-check of the job, which reads only its status.
+//! the body's error), and the commit's re-check of the job, which reads only its status; and the
+//! remembered orgs the public JWKS and discovery routes answer from.
 
 use keyless_claims::JobId;
 use serde_json::json;
@@ -97,4 +98,19 @@ fn a_job_that_finished_while_its_tokens_were_signed_gets_nothing_recorded() {
         .commit_mint(&JobId::random(), vec![audit])
         .unwrap_err();
     assert_eq!(missing.code, "job_not_found");
+}
+
+#[test]
+fn an_org_is_known_from_memory_once_found_and_an_unknown_one_is_never_remembered() {
+    let (platform, job) = platform_with_job();
+    let org = job.org.id;
+    assert!(
+        !platform.org_known(&org),
+        "nothing is known before the first ask"
+    );
+    assert!(platform.org_exists(&org).unwrap());
+    assert!(platform.org_known(&org));
+    let stranger: keyless_claims::OrgId = "00000000-0000-4000-8000-000000000000".parse().unwrap();
+    assert!(!platform.org_exists(&stranger).unwrap());
+    assert!(!platform.org_known(&stranger));
 }

@@ -21,6 +21,9 @@ mod mint_tests;
 pub mod negative;
 pub mod tokens;
 
+use std::collections::HashSet;
+use std::sync::RwLock;
+
 use keyless_claims::discovery::{org_issuer, root_issuer};
 use keyless_claims::{Jwks, NumericDate, OpenIdConfiguration, OrgId};
 
@@ -42,6 +45,9 @@ pub struct Platform {
     public_url: String,
     /// Mints waiting for their audit rows to be committed (group commit).
     mint_queue: mint_commit::MintQueue,
+    /// Orgs seen to exist. Orgs are never deleted, so once seen an org is known for good, and
+    /// the public JWKS and discovery routes (the hottest) answer without a database read.
+    known_orgs: RwLock<HashSet<OrgId>>,
 }
 
 impl Platform {
@@ -54,6 +60,7 @@ impl Platform {
             clock,
             public_url: root_issuer(public_url),
             mint_queue: mint_commit::MintQueue::default(),
+            known_orgs: RwLock::default(),
         })
     }
 
@@ -72,10 +79,9 @@ impl Platform {
         org_issuer(&self.public_url, org)
     }
 
-    /// The discovery document of an org's issuer; `None` for an unknown org.
-    pub fn org_discovery(&self, org: &OrgId) -> PlatformResult<Option<OpenIdConfiguration>> {
-        let known = self.store.read(|tx| tx.org_by_id(org))?.is_some();
-        Ok(known.then(|| OpenIdConfiguration::circleci(&self.org_issuer(org))))
+    /// The discovery document of an org's issuer.
+    pub fn org_discovery(&self, org: &OrgId) -> OpenIdConfiguration {
+        OpenIdConfiguration::circleci(&self.org_issuer(org))
     }
 
     /// The root issuer's discovery document.
@@ -83,9 +89,29 @@ impl Platform {
         OpenIdConfiguration::circleci(&self.public_url)
     }
 
-    /// Whether an org exists.
+    /// Whether an org exists (a database read unless it is already known).
     pub fn org_exists(&self, org: &OrgId) -> PlatformResult<bool> {
-        Ok(self.store.read(|tx| tx.org_by_id(org))?.is_some())
+        if self.org_known(org) {
+            return Ok(true);
+        }
+        let exists = self.store.read(|tx| tx.org_by_id(org))?.is_some();
+        if exists {
+            self.known_orgs
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(*org);
+        }
+        Ok(exists)
+    }
+
+    /// Whether an org is known to exist without reading the database: true once
+    /// [`Platform::org_exists`] has found it (orgs are never deleted).
+    pub fn org_known(&self, org: &OrgId) -> bool {
+        // A poisoned lock only means a writer panicked mid-insert; the set is still valid.
+        self.known_orgs
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(org)
     }
 
     /// The keys published now.
