@@ -109,7 +109,7 @@ impl AuditEvent {
             request_parameters: Value::Null,
             response_elements: Value::Null,
             request_id,
-            event_id: uuid::Uuid::new_v4().to_string(),
+            event_id: crate::identifiers::random_uuid().to_string(),
             read_only: true,
             event_type: "AwsApiCall".to_owned(),
             recipient_account_id,

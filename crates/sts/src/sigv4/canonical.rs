@@ -36,18 +36,28 @@ pub fn uri_encode(text: &str) -> String {
     utf8_percent_encode(text, URI_ENCODE_SET).to_string()
 }
 
-/// The canonical request (spec §6.2 step 2).
+/// The canonical request (spec §6.2 step 2), built in one string: it is on the path of every
+/// signed call.
 pub fn canonical_request(request: &SignedRequest<'_>, parts: &SignatureParts) -> String {
-    let canonical_uri = if request.path.is_empty() {
-        "/".to_owned()
+    use std::fmt::Write as _;
+    let mut canonical = String::with_capacity(256 + request.query.len() + request.path.len());
+    canonical.push_str(request.method);
+    canonical.push('\n');
+    if request.path.is_empty() {
+        canonical.push('/');
     } else {
-        request
-            .path
-            .split('/')
-            .map(uri_encode)
-            .collect::<Vec<_>>()
-            .join("/")
-    };
+        for (index, segment) in request.path.split('/').enumerate() {
+            if index > 0 {
+                canonical.push('/');
+            }
+            let _ = write!(
+                canonical,
+                "{}",
+                utf8_percent_encode(segment, URI_ENCODE_SET)
+            );
+        }
+    }
+    canonical.push('\n');
     let mut query: Vec<(String, String)> = query_pairs(request.query)
         .into_iter()
         .filter(|(name, _)| {
@@ -56,31 +66,36 @@ pub fn canonical_request(request: &SignedRequest<'_>, parts: &SignatureParts) ->
         .map(|(name, value)| (uri_encode(&name), uri_encode(&value)))
         .collect();
     query.sort();
-    let canonical_query = query
-        .iter()
-        .map(|(name, value)| format!("{name}={value}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut canonical_headers = String::new();
-    for name in parts.signed_headers.split(';') {
-        let values: Vec<String> = request
-            .headers
-            .get_all(name)
-            .iter()
-            .map(|value| {
-                String::from_utf8_lossy(value.as_bytes())
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect();
-        canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
+    for (index, (name, value)) in query.iter().enumerate() {
+        if index > 0 {
+            canonical.push('&');
+        }
+        let _ = write!(canonical, "{name}={value}");
     }
-    let payload_hash = hex::encode(Sha256::digest(request.body));
-    format!(
-        "{}\n{canonical_uri}\n{canonical_query}\n{canonical_headers}\n{}\n{payload_hash}",
-        request.method, parts.signed_headers
-    )
+    canonical.push('\n');
+    for name in parts.signed_headers.split(';') {
+        canonical.push_str(name);
+        canonical.push(':');
+        for (index, value) in request.headers.get_all(name).iter().enumerate() {
+            if index > 0 {
+                canonical.push(',');
+            }
+            // Trimmed, with each run of inner whitespace folded to one space.
+            let text = String::from_utf8_lossy(value.as_bytes());
+            for (word_index, word) in text.split_whitespace().enumerate() {
+                if word_index > 0 {
+                    canonical.push(' ');
+                }
+                canonical.push_str(word);
+            }
+        }
+        canonical.push('\n');
+    }
+    canonical.push('\n');
+    canonical.push_str(&parts.signed_headers);
+    canonical.push('\n');
+    canonical.push_str(&hex::encode(Sha256::digest(request.body)));
+    canonical
 }
 
 /// The string to sign (spec §6.2 step 3).
@@ -96,11 +111,11 @@ pub fn string_to_sign(parts: &SignatureParts, canonical_request: &str) -> String
     )
 }
 
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
 /// The hex signature of `string_to_sign` under `secret` (spec §6.2 step 4).
