@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use axum::Router;
@@ -40,8 +40,6 @@ pub struct AppState {
     pub store: Store,
     /// The one web identity token verifier (its key cache is shared by every request).
     pub verifier: TokenVerifier,
-    /// `--audit-file`, open for appending.
-    pub audit_file: Option<Mutex<std::fs::File>>,
     /// Roles' trust policies, each parsed once.
     pub policies: ParsedPolicies,
 }
@@ -186,13 +184,9 @@ struct Answer {
 
 /// Opens the store, applies the bootstrap file, and builds the router.
 pub async fn app(config: Config) -> Result<Router, RunError> {
-    let store = Store::open_with(&config.storage, config.durability)?;
-    if let Some(path) = &config.bootstrap_file {
-        bootstrap::apply_file(path, &store, &config).await?;
-    }
     let audit_file = match &config.audit_file {
         None => None,
-        Some(path) => Some(Mutex::new(
+        Some(path) => Some(
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -201,14 +195,17 @@ pub async fn app(config: Config) -> Result<Router, RunError> {
                     path: path.clone(),
                     source,
                 })?,
-        )),
+        ),
     };
+    let store = Store::open_with(&config.storage, config.durability, audit_file)?;
+    if let Some(path) = &config.bootstrap_file {
+        bootstrap::apply_file(path, &store, &config).await?;
+    }
     let verifier = TokenVerifier::new(config.verifier.clone());
     let state = Arc::new(AppState {
         config,
         store,
         verifier,
-        audit_file,
         policies: ParsedPolicies::default(),
     });
     tokio::spawn(purge_periodically(Arc::downgrade(&state)));

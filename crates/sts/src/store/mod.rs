@@ -177,20 +177,23 @@ impl Store {
     /// Opens (creating if needed) the database with the default [`Durability`] and brings its
     /// schema up to date.
     pub fn open(location: &StoreLocation) -> Result<Store, StoreError> {
-        Store::open_with(location, Durability::default())
+        Store::open_with(location, Durability::default(), None)
     }
 
-    /// Opens (creating if needed) the database, committing with `durability`.
+    /// Opens (creating if needed) the database, committing with `durability`; the writer
+    /// appends every stored audit event to `audit_file` (open for appending) after its commit.
     pub fn open_with(
         location: &StoreLocation,
         durability: Durability,
+        audit_file: Option<std::fs::File>,
     ) -> Result<Store, StoreError> {
         let mut connection = sqlite::open(location, durability.synchronous())?;
         let transaction = connection.transaction()?;
         let catalog = cache::Catalog::load(&transaction)?;
         transaction.commit()?;
         let connection = Arc::new(Mutex::new(connection));
-        let writer = writer::WriterHandle::start(Arc::clone(&connection), MAX_BACKGROUND_WRITES);
+        let writer =
+            writer::WriterHandle::start(Arc::clone(&connection), MAX_BACKGROUND_WRITES, audit_file);
         Ok(Store {
             connection,
             writer,
@@ -201,13 +204,7 @@ impl Store {
 
     /// Queues a write for the group-commit writer; returns once it is committed.
     async fn write(&self, job: writer::WriteJob) -> Result<(), StoreError> {
-        self.writer.write(job).await
-    }
-
-    /// Queues a write without waiting for it (audit records that hand nothing out). Waits only
-    /// while [`MAX_BACKGROUND_WRITES`] are already queued. A failure is logged by the writer.
-    async fn write_in_background(&self, job: writer::WriteJob) -> Result<(), StoreError> {
-        self.writer.write_in_background(job).await
+        self.writer.write(job, None).await
     }
 
     /// Returns once every write queued before the call is committed (so a read that follows

@@ -240,11 +240,16 @@ impl Store {
         record: CallRecord,
     ) -> Result<(), StoreError> {
         let cached = session.clone();
-        self.write(Box::new(move |connection| {
-            insert_session(connection, &session)?;
-            insert_record(connection, &record)
-        }))
-        .await?;
+        let audit_line = self.audit_line(&record);
+        self.writer
+            .write(
+                Box::new(move |connection| {
+                    insert_session(connection, &session)?;
+                    insert_record(connection, &record)
+                }),
+                audit_line,
+            )
+            .await?;
         self.sessions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -256,10 +261,22 @@ impl Store {
     /// background: returns once it is queued, not once it is committed. Readers of records
     /// flush first, so they still see it.
     pub async fn record_call(&self, record: CallRecord) -> Result<(), StoreError> {
-        self.write_in_background(Box::new(move |connection| {
-            insert_record(connection, &record)
-        }))
-        .await
+        let audit_line = self.audit_line(&record);
+        self.writer
+            .write_in_background(
+                Box::new(move |connection| insert_record(connection, &record)),
+                audit_line,
+            )
+            .await
+    }
+
+    /// The record's event as the audit file's line, if there is an audit file.
+    fn audit_line(&self, record: &CallRecord) -> Option<String> {
+        if self.writer.has_audit_file() {
+            record.event.clone()
+        } else {
+            None
+        }
     }
 
     /// The provider with exactly this URL and the role with this name, in one read (what

@@ -9,7 +9,13 @@
 //! permits until committed, and a failure is logged instead of answered. A batch of background
 //! writes only lingers [`BACKGROUND_LINGER`] for more before committing, so a stream of them
 //! (GetCallerIdentity under load) shares commits and wake-ups.
+//!
+//! With `--audit-file`, the writer also appends each committed write's audit line to it, the
+//! whole batch in one `write` after the commit and before anyone hears back, so a caller that
+//! was answered finds its event in the file, and the request workers make no file I/O.
 
+use std::fs::File;
+use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -38,6 +44,8 @@ pub struct WriteRequest {
     done: Option<Reply>,
     /// Held by a background write until it is committed.
     permit: Option<OwnedSemaphorePermit>,
+    /// The line to append to the audit file once committed (without its newline).
+    audit_line: Option<String>,
 }
 
 /// The sending side callers hold (inside [`super::Store`]).
@@ -49,6 +57,8 @@ pub struct WriterHandle {
     queue: mpsc::UnboundedSender<WriteRequest>,
     /// Room for background writes (see [`super::MAX_BACKGROUND_WRITES`]).
     background: Arc<Semaphore>,
+    /// Whether there is an audit file to append lines to.
+    has_audit_file: bool,
     _thread: Arc<WriterThread>,
 }
 
@@ -73,12 +83,18 @@ impl std::fmt::Debug for WriterHandle {
 }
 
 impl WriterHandle {
-    /// Starts the writer thread over `connection`. It ends when every handle is dropped.
-    pub fn start(connection: Arc<Mutex<Connection>>, max_background: usize) -> WriterHandle {
+    /// Starts the writer thread over `connection` (and `audit_file`, open for appending). It
+    /// ends when every handle is dropped.
+    pub fn start(
+        connection: Arc<Mutex<Connection>>,
+        max_background: usize,
+        audit_file: Option<File>,
+    ) -> WriterHandle {
         let (queue, receiver) = mpsc::unbounded_channel();
+        let has_audit_file = audit_file.is_some();
         let started = std::thread::Builder::new()
             .name("keyless-sts-writer".to_owned())
-            .spawn(move || write_loop(&connection, receiver));
+            .spawn(move || write_loop(&connection, receiver, audit_file));
         let thread = match started {
             Ok(thread) => Some(thread),
             Err(error) => {
@@ -90,25 +106,39 @@ impl WriterHandle {
         WriterHandle {
             queue,
             background: Arc::new(Semaphore::new(max_background)),
+            has_audit_file,
             _thread: Arc::new(WriterThread(thread)),
         }
     }
 
-    /// Queues `job` and waits until the batch holding it is committed.
-    pub async fn write(&self, job: WriteJob) -> Result<(), StoreError> {
+    /// Whether [`WriterHandle::write`]'s audit lines go anywhere (callers skip making them
+    /// when they do not).
+    pub fn has_audit_file(&self) -> bool {
+        self.has_audit_file
+    }
+
+    /// Queues `job` and waits until the batch holding it is committed (and `audit_line`
+    /// appended to the audit file).
+    pub async fn write(&self, job: WriteJob, audit_line: Option<String>) -> Result<(), StoreError> {
         let (done, outcome) = oneshot::channel();
         self.send(WriteRequest {
             job,
             done: Some(done),
             permit: None,
+            audit_line,
         })?;
         outcome
             .await
             .map_err(|_| StoreError::TaskFailed("the store writer dropped a write".to_owned()))?
     }
 
-    /// Queues `job` without waiting for its commit; waits only for room in the queue.
-    pub async fn write_in_background(&self, job: WriteJob) -> Result<(), StoreError> {
+    /// Queues `job` (and its `audit_line`) without waiting for its commit; waits only for room
+    /// in the queue.
+    pub async fn write_in_background(
+        &self,
+        job: WriteJob,
+        audit_line: Option<String>,
+    ) -> Result<(), StoreError> {
         let permit = Arc::clone(&self.background)
             .acquire_owned()
             .await
@@ -117,6 +147,7 @@ impl WriterHandle {
             job,
             done: None,
             permit: Some(permit),
+            audit_line,
         })
     }
 
@@ -140,7 +171,11 @@ fn take_queued(
     }
 }
 
-fn write_loop(connection: &Mutex<Connection>, mut receiver: mpsc::UnboundedReceiver<WriteRequest>) {
+fn write_loop(
+    connection: &Mutex<Connection>,
+    mut receiver: mpsc::UnboundedReceiver<WriteRequest>,
+    mut audit_file: Option<File>,
+) {
     while let Some(first) = receiver.blocking_recv() {
         let mut batch = vec![first];
         take_queued(&mut receiver, &mut batch);
@@ -150,12 +185,19 @@ fn write_loop(connection: &Mutex<Connection>, mut receiver: mpsc::UnboundedRecei
             std::thread::sleep(BACKGROUND_LINGER);
             take_queued(&mut receiver, &mut batch);
         }
+        let audit_lines: Vec<Option<String>> = batch
+            .iter_mut()
+            .map(|request| request.audit_line.take())
+            .collect();
         // A poisoned lock only means a reader panicked; every write runs in a transaction.
         let mut connection = connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (outcomes, dones) = commit_batch(&mut connection, batch);
         drop(connection);
+        if let Some(file) = &mut audit_file {
+            append_committed(file, &outcomes, audit_lines);
+        }
         for (outcome, done) in outcomes.into_iter().zip(dones) {
             match done {
                 // The caller may have given up (its request timed out); nothing to do then.
@@ -169,6 +211,27 @@ fn write_loop(connection: &Mutex<Connection>, mut receiver: mpsc::UnboundedRecei
                 }
             }
         }
+    }
+}
+
+/// Appends the audit lines of the writes that were committed to the audit file, in one
+/// `write`. A failure is logged, not fatal: the database holds the same events.
+fn append_committed(
+    file: &mut File,
+    outcomes: &[Result<(), StoreError>],
+    lines: Vec<Option<String>>,
+) {
+    let mut text = String::new();
+    for (outcome, line) in outcomes.iter().zip(lines) {
+        if let (Ok(()), Some(line)) = (outcome, line) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    if !text.is_empty()
+        && let Err(error) = file.write_all(text.as_bytes())
+    {
+        tracing::error!(%error, "cannot append to the audit file");
     }
 }
 
@@ -260,6 +323,7 @@ mod tests {
             }),
             done: None,
             permit: None,
+            audit_line: Some(format!("{{\"job\":{value}}}")),
         }
     }
 
@@ -295,6 +359,34 @@ mod tests {
     }
 
     #[test]
+    fn only_committed_writes_reach_the_audit_file_one_line_each() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("audit.jsonl");
+        let mut file = File::create(&path).unwrap();
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch("CREATE TABLE t (v INTEGER)")
+            .unwrap();
+        let mut batch = vec![job(1, false), job(2, true), job(3, false)];
+        batch[2].audit_line = None;
+        let lines: Vec<Option<String>> = batch
+            .iter_mut()
+            .map(|request| request.audit_line.take())
+            .collect();
+        let (outcomes, _) = commit_batch(&mut connection, batch);
+        append_committed(&mut file, &outcomes, lines);
+        append_committed(
+            &mut file,
+            &outcomes[..1],
+            vec![Some("{\"job\":4}".to_owned())],
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"job\":1}\n{\"job\":4}\n"
+        );
+    }
+
+    #[test]
     fn a_batch_whose_commit_fails_reports_every_job_failed() {
         let mut connection = Connection::open_in_memory().unwrap();
         connection
@@ -313,6 +405,7 @@ mod tests {
             }),
             done: None,
             permit: None,
+            audit_line: None,
         };
         let (outcomes, _) = commit_batch(&mut connection, vec![job(1, false), orphan]);
         assert_eq!(outcomes.len(), 2);

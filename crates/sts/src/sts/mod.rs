@@ -9,10 +9,6 @@ pub mod endpoints;
 pub mod parameters;
 pub mod record;
 
-use std::fs::File;
-use std::io::Write as _;
-use std::sync::Mutex;
-
 use crate::audit::{AuditEvent, UserIdentity};
 use crate::error::AwsError;
 use crate::query::QueryParams;
@@ -117,8 +113,8 @@ pub(crate) fn store_failure(error: StoreError) -> AwsError {
     AwsError::from(error)
 }
 
-/// Commits the decision (if any), the session (if any) and the event together, then appends
-/// the event to the audit file. The event is serialized once, for both.
+/// Commits the decision (if any), the session (if any) and the event together; the store's
+/// writer then appends the event to the audit file. The event is serialized once, for both.
 pub(crate) async fn persist(
     state: &AppState,
     record: Option<&DecisionRecord>,
@@ -127,8 +123,6 @@ pub(crate) async fn persist(
 ) -> Result<(), StoreError> {
     let recorded_at = state.config.clock.now().unix_timestamp();
     let event_json = serde_json::to_string(event).ok();
-    // Copied only when there is an audit file to append it to, after the commit.
-    let audit_line = state.audit_file.as_ref().zip(event_json.clone());
     let call = crate::store::CallRecord {
         request_id: event.request_id.clone(),
         recorded_at,
@@ -137,22 +131,8 @@ pub(crate) async fn persist(
         event: event_json,
     };
     match session {
-        Some(session) => state.store.record_session(session, call).await?,
-        None => state.store.record_call(call).await?,
-    }
-    if let Some((file, line)) = audit_line {
-        append_to_audit_file(file, line);
-    }
-    Ok(())
-}
-
-/// Appends one JSON line (`event`, a serialized [`AuditEvent`]) to `--audit-file`; a failure
-/// is logged, not fatal (the database copy is the record).
-fn append_to_audit_file(file: &Mutex<File>, mut event: String) {
-    event.push('\n');
-    let mut file = file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Err(error) = file.write_all(event.as_bytes()) {
-        tracing::error!(%error, "cannot append to the audit file");
+        Some(session) => state.store.record_session(session, call).await,
+        None => state.store.record_call(call).await,
     }
 }
 
