@@ -25,6 +25,7 @@ pub fn random_base32(count: usize) -> String {
 /// A new RequestId: a UUID in AWS's textual form, version 7 (time-ordered; AWS's own ids are
 /// version 1 or 4 UUIDs, spec §1). Time order keeps the decisions table's RequestId index
 /// appending instead of dirtying a random page per call (docs/benchmarks.md).
+///
 /// Ids made within one millisecond are told apart and kept in order by a 12-bit counter in
 /// the version's `rand_a` field (RFC 9562 §6.2, method 1); the other 62 bits are random.
 pub fn new_request_id() -> String {
