@@ -156,24 +156,26 @@ struct Outcome {
     scenario: Scenario,
     report: LoadReport,
     peak_rss_kib: Option<u64>,
-    /// The serving process's CPU time during the scenario, per successful request.
-    server_cpu_per_request: Option<Duration>,
+    /// The serving process's CPU time during the scenario.
+    server_cpu: Option<Duration>,
     /// The share of the machine's time the hypervisor gave other guests meanwhile.
     steal: Option<f64>,
 }
 
 impl Outcome {
+    /// The serving process's CPU time per successful request, in microseconds.
     fn server_cpu_micros(&self) -> Option<f64> {
-        self.server_cpu_per_request
-            .map(|cpu| cpu.as_secs_f64() * 1_000_000.0)
+        self.per_success_micros(self.server_cpu)
     }
 
     /// The load generator's own CPU time per successful request, in microseconds.
     fn generator_cpu_micros(&self) -> Option<f64> {
+        self.per_success_micros(self.report.generator_cpu)
+    }
+
+    fn per_success_micros(&self, cpu: Option<Duration>) -> Option<f64> {
         let successes = self.report.successes;
-        self.report
-            .generator_cpu
-            .filter(|_| successes > 0)
+        cpu.filter(|_| successes > 0)
             .map(|cpu| cpu.as_secs_f64() * 1_000_000.0 / successes as f64)
     }
 }
@@ -286,15 +288,12 @@ fn drive(
         println!("running {} ({connections} connections)", scenario.name());
         let (cpu_before, ticks_before) = (load::cpu_time(service.pid()), MachineTicks::now());
         let report = load::run(address, &workload, connections, limit)?;
-        let cpu_used = cpu_before
-            .zip(load::cpu_time(service.pid()))
-            .map(|(before, after)| after.saturating_sub(before));
         outcomes.push(Outcome {
             scenario,
             peak_rss_kib: load::peak_rss_kib(service.pid()),
-            server_cpu_per_request: cpu_used
-                .filter(|_| report.successes > 0)
-                .map(|cpu| cpu.div_f64(report.successes as f64)),
+            server_cpu: cpu_before
+                .zip(load::cpu_time(service.pid()))
+                .map(|(before, after)| after.saturating_sub(before)),
             steal: ticks_before
                 .zip(MachineTicks::now())
                 .map(|(before, after)| before.steal_since(after)),
