@@ -122,13 +122,12 @@ pub(crate) async fn persist(
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
     let recorded_at = state.config.clock.now().unix_timestamp();
-    let event_json = serde_json::to_string(event).ok();
     let call = crate::store::CallRecord {
         request_id: event.request_id.clone(),
         recorded_at,
         allowed: record.map(|record| record.allowed),
         decision: record.and_then(|record| serde_json::to_string(record).ok()),
-        event: event_json,
+        event: serde_json::to_string(event).ok(),
     };
     match session {
         Some(session) => state.store.record_session(session, call).await,
