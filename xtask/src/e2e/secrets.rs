@@ -366,7 +366,8 @@ fn table_text(connection: &Connection, table: &str) -> Result<(usize, Vec<u8>)> 
         count += 1;
         for column in 0..columns {
             match row.get_ref(column)? {
-                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => text.extend_from_slice(bytes),
+                ValueRef::Text(bytes) => text.extend_from_slice(bytes),
+                ValueRef::Blob(bytes) => text.extend_from_slice(&stored_document(bytes)?),
                 ValueRef::Integer(number) => text.extend_from_slice(number.to_string().as_bytes()),
                 ValueRef::Real(number) => text.extend_from_slice(number.to_string().as_bytes()),
                 ValueRef::Null => {}
@@ -376,6 +377,43 @@ fn table_text(connection: &Connection, table: &str) -> Result<(usize, Vec<u8>)> 
         text.push(b'\n');
     }
     Ok((count, text))
+}
+
+/// keyless-sts's stored-document format (`crates/sts/src/store/document.rs`): format byte 1,
+/// the JSON's length (little-endian `u32`), an LZ4 block compressed against this dictionary.
+const STS_DOCUMENT_FORMAT_V1: u8 = 1;
+/// The dictionary of [`STS_DOCUMENT_FORMAT_V1`].
+const STS_DOCUMENT_DICTIONARY_V1: &[u8] =
+    include_bytes!("../../../crates/sts/src/store/document_dictionary_v1.jsonl");
+
+/// A BLOB as the text to scan: the raw bytes, then, for an STS document, the decompressed
+/// JSON (so a secret is found either way). An STS document that does not decompress fails the
+/// scan rather than hiding its contents.
+fn stored_document(blob: &[u8]) -> Result<Vec<u8>> {
+    let mut text = blob.to_vec();
+    if blob.first() == Some(&STS_DOCUMENT_FORMAT_V1) {
+        let document = decompress_sts_document(blob).context(
+            "an STS document does not decompress: the scan no longer matches \
+             crates/sts/src/store/document.rs",
+        )?;
+        text.push(b'\t');
+        text.extend_from_slice(&document);
+    }
+    Ok(text)
+}
+
+fn decompress_sts_document(blob: &[u8]) -> Option<Vec<u8>> {
+    let (format, rest) = blob.split_first()?;
+    let (length, block) = rest.split_first_chunk::<4>()?;
+    let length = usize::try_from(u32::from_le_bytes(*length)).ok()?;
+    if *format != STS_DOCUMENT_FORMAT_V1 || length > 64 << 20 {
+        return None;
+    }
+    let mut output = vec![0; length];
+    let written =
+        lz4_flex::block::decompress_into_with_dict(block, &mut output, STS_DOCUMENT_DICTIONARY_V1)
+            .ok()?;
+    (written == length).then_some(output)
 }
 
 /// Adds every secret access key and session token in an STS credential store to `known`.
@@ -420,6 +458,25 @@ mod tests {
         assert!(!contains_jwt(b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0."));
         assert!(!contains_jwt(b"header eyJhbGciOiJSUzI1NiJ9 only"));
         assert!(!contains_jwt(b"no token at all"));
+    }
+
+    /// An STS document as keyless-sts stores it (`crates/sts/src/store/document.rs`).
+    fn sts_document(json: &str) -> Vec<u8> {
+        let mut blob = vec![STS_DOCUMENT_FORMAT_V1];
+        blob.extend(lz4_flex::block::compress_prepend_size_with_dict(
+            json.as_bytes(),
+            STS_DOCUMENT_DICTIONARY_V1,
+        ));
+        blob
+    }
+
+    #[test]
+    fn reads_compressed_sts_documents() {
+        let blob = sts_document(&format!("{{\"claims\":{{}},\"token\":\"{TOKEN}\"}}"));
+        assert!(contains_jwt(&stored_document(&blob).unwrap()));
+        // Other BLOBs are scanned as they are; a broken STS document fails the scan.
+        assert_eq!(stored_document(b"\x02raw").unwrap(), b"\x02raw");
+        assert!(stored_document(&blob[..blob.len() - 1]).is_err());
     }
 
     #[test]

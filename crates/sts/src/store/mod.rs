@@ -10,6 +10,7 @@
 //! background (bounded), while a session is still returned only once it is durable.
 
 mod cache;
+mod document;
 mod records;
 mod sqlite;
 mod writer;

@@ -2,13 +2,14 @@
 //! `AssumeRoleWithWebIdentity`, and audit events. Writes go through the group-commit writer
 //! ([`super::writer`]): a session (with its records) is awaited until durable, records that hand
 //! nothing out are written in the background, and every read of records first waits for the
-//! writes queued before it. Sessions are read from the session cache first. Decisions and events are stored as
-//! JSON documents keyed by the RequestId of the response they belong to.
+//! writes queued before it. Sessions are read from the session cache first. Decisions and events are JSON documents,
+//! stored compressed ([`super::document`]) and keyed by the RequestId of the response they
+//! belong to.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{OidcProvider, Role, Store, StoreError, sqlite};
+use super::{OidcProvider, Role, Store, StoreError, document, sqlite};
 
 /// Schema for part 2 (applied with the rest of the schema at open).
 pub const SESSION_SCHEMA: &str = "
@@ -138,12 +139,34 @@ fn insert_session(connection: &Connection, session: &Session) -> Result<(), Stor
     Ok(())
 }
 
-fn insert_record(connection: &Connection, record: &CallRecord) -> Result<(), StoreError> {
+/// A [`CallRecord`] as the database stores it: its documents compressed ([`document`]), on the
+/// caller's thread rather than the writer's.
+struct StoredRecord {
+    request_id: String,
+    recorded_at: i64,
+    allowed: bool,
+    decision: Option<Vec<u8>>,
+    event: Option<Vec<u8>>,
+}
+
+impl StoredRecord {
+    fn new(record: &CallRecord) -> Self {
+        Self {
+            request_id: record.request_id.clone(),
+            recorded_at: record.recorded_at,
+            allowed: record.allowed.unwrap_or(false),
+            decision: record.decision.as_deref().map(document::encode),
+            event: record.event.as_deref().map(document::encode),
+        }
+    }
+}
+
+fn insert_record(connection: &Connection, record: &StoredRecord) -> Result<(), StoreError> {
     if let Some(decision) = &record.decision {
         connection.prepare_cached(
             "INSERT OR REPLACE INTO decisions (request_id, recorded_at, allowed, document) VALUES (?1, ?2, ?3, ?4)",
         )?.execute(
-            params![record.request_id, record.recorded_at, record.allowed.unwrap_or(false), decision],
+            params![record.request_id, record.recorded_at, record.allowed, decision],
         )?;
     }
     if let Some(event) = &record.event {
@@ -215,10 +238,12 @@ fn latest_documents(
     let mut statement = connection.prepare(&format!(
         "SELECT document FROM {table} {filter} ORDER BY sequence DESC LIMIT ?1"
     ))?;
-    let rows = statement
-        .query_map(params![limit], |row| row.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    let mut rows = statement.query(params![limit])?;
+    let mut documents = Vec::new();
+    while let Some(row) = rows.next()? {
+        documents.push(document::decode(row.get_ref(0)?)?);
+    }
+    Ok(documents)
 }
 
 fn trim_table(connection: &Connection, table: &str, keep: usize) -> Result<usize, StoreError> {
@@ -240,12 +265,13 @@ impl Store {
         record: CallRecord,
     ) -> Result<(), StoreError> {
         let cached = session.clone();
-        let audit_line = self.audit_line(&record);
+        let stored = StoredRecord::new(&record);
+        let audit_line = self.audit_line(record);
         self.writer
             .write(
                 Box::new(move |connection| {
                     insert_session(connection, &session)?;
-                    insert_record(connection, &record)
+                    insert_record(connection, &stored)
                 }),
                 audit_line,
             )
@@ -261,19 +287,20 @@ impl Store {
     /// background: returns once it is queued, not once it is committed. Readers of records
     /// flush first, so they still see it.
     pub async fn record_call(&self, record: CallRecord) -> Result<(), StoreError> {
-        let audit_line = self.audit_line(&record);
+        let stored = StoredRecord::new(&record);
+        let audit_line = self.audit_line(record);
         self.writer
             .write_in_background(
-                Box::new(move |connection| insert_record(connection, &record)),
+                Box::new(move |connection| insert_record(connection, &stored)),
                 audit_line,
             )
             .await
     }
 
     /// The record's event as the audit file's line, if there is an audit file.
-    fn audit_line(&self, record: &CallRecord) -> Option<String> {
+    fn audit_line(&self, record: CallRecord) -> Option<String> {
         if self.writer.has_audit_file() {
-            record.event.clone()
+            record.event
         } else {
             None
         }
@@ -346,13 +373,13 @@ impl Store {
         self.flush().await?;
         let request_id = request_id.to_owned();
         self.transaction(move |tx| {
-            Ok(tx
-                .query_row(
-                    "SELECT document FROM decisions WHERE request_id = ?1",
-                    params![request_id],
-                    |row| row.get::<_, String>(0),
-                )
-                .optional()?)
+            tx.query_row(
+                "SELECT document FROM decisions WHERE request_id = ?1",
+                params![request_id],
+                |row| Ok(document::decode(row.get_ref(0)?)),
+            )
+            .optional()?
+            .transpose()
         })
         .await
     }

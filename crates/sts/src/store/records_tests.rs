@@ -125,6 +125,61 @@ async fn background_records_are_seen_by_the_next_read_and_survive_a_reopen() {
 }
 
 #[tokio::test]
+async fn documents_are_stored_compressed_and_text_rows_of_older_versions_still_read() {
+    let directory = tempfile::tempdir().unwrap();
+    let location = StoreLocation::Directory(directory.path().join("data"));
+    {
+        let store = Store::open(&location).unwrap();
+        store.record_call(record("new", true)).await.unwrap();
+    }
+    let path = directory.path().join("data").join(DATABASE_FILE_NAME);
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let stored: (String, String) = connection
+        .query_row(
+            "SELECT (SELECT typeof(document) FROM decisions), (SELECT typeof(document) FROM audit_events)",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(stored, ("blob".to_owned(), "blob".to_owned()));
+    // Rows as the STS wrote them before documents were compressed.
+    connection
+        .execute_batch(
+            "INSERT INTO decisions (request_id, recorded_at, allowed, document) VALUES ('old', 0, 0, '{\"request_id\":\"old\"}');
+             INSERT INTO audit_events (request_id, recorded_at, document) VALUES ('old', 0, '{\"requestID\":\"old\"}');",
+        )
+        .unwrap();
+    drop(connection);
+    let store = Store::open(&location).unwrap();
+    assert_eq!(
+        store.decision("new").await.unwrap().as_deref(),
+        Some("{\"request_id\":\"new\"}")
+    );
+    assert_eq!(
+        store.decision("old").await.unwrap().as_deref(),
+        Some("{\"request_id\":\"old\"}")
+    );
+    assert_eq!(
+        store.latest_events(10).await.unwrap(),
+        vec!["{\"requestID\":\"old\"}", "{\"requestID\":\"new\"}"]
+    );
+    drop(store);
+    // A corrupt document is an error, not a panic or a wrong answer.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE decisions SET document = x'0105000000ff' WHERE request_id = 'new'",
+            [],
+        )
+        .unwrap();
+    let store = Store::open(&location).unwrap();
+    assert!(matches!(
+        store.decision("new").await,
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+#[tokio::test]
 async fn a_session_is_served_from_the_cache_and_from_the_database_after_a_reopen() {
     let directory = tempfile::tempdir().unwrap();
     let location = StoreLocation::Directory(directory.path().join("data"));
