@@ -88,24 +88,58 @@ impl Scenario {
     /// The issue's target, as text, and whether `report` meets it.
     fn target(self, report: &LoadReport, ceiling: Option<&Ceiling>) -> Option<(String, bool)> {
         let rate = report.requests_per_second();
-        match self {
-            Self::Assume => Some((
+        let needed = self.target_rate(ceiling)?;
+        Some(match self {
+            Self::Assume => (
                 "≥ 25,000 req/s, p99 ≤ 10 ms, 0 errors".to_owned(),
-                rate >= 25_000.0 && report.latency_ms(0.99) <= 10.0 && report.errors == 0,
-            )),
-            Self::CallerIdentity => Some((
+                rate >= needed && report.latency_ms(0.99) <= 10.0 && report.errors == 0,
+            ),
+            Self::CallerIdentity => (
                 "≥ 40,000 req/s, p99 ≤ 5 ms".to_owned(),
-                rate >= 40_000.0 && report.latency_ms(0.99) <= 5.0,
-            )),
-            Self::Mint => ceiling.map(|ceiling| {
-                let needed = 0.7 * ceiling.all_cores.sign_per_second;
-                (
-                    format!("≥ 0.7 × openssl -multi sign = {needed:.0} sig/s"),
-                    2.0 * rate >= needed,
-                )
-            }),
+                rate >= needed && report.latency_ms(0.99) <= 5.0,
+            ),
+            // Minting: the only other scenario with a target rate.
+            _ => (
+                format!("≥ 0.7 × openssl -multi sign = {:.0} sig/s", 2.0 * needed),
+                rate >= needed,
+            ),
+        })
+    }
+
+    /// The requests per second the issue's target asks for (a mint signs twice).
+    fn target_rate(self, ceiling: Option<&Ceiling>) -> Option<f64> {
+        match self {
+            Self::Assume => Some(25_000.0),
+            Self::CallerIdentity => Some(40_000.0),
+            Self::Mint => ceiling.map(|ceiling| 0.7 * ceiling.all_cores.sign_per_second / 2.0),
             Self::AssumeDenied | Self::Jwks | Self::Discovery => None,
         }
+    }
+}
+
+/// What a throughput target leaves each request on these cores, against what the run used.
+struct Budget {
+    /// Server plus generator CPU per request that the target rate allows on every core.
+    allowed_micros: f64,
+    /// Server plus generator CPU per request in this run.
+    used_micros: f64,
+    /// The rate the run's CPU per request allows with every core busy.
+    cpu_bound_rate: f64,
+    /// How busy the cores were with the server and generator: well under 1 means requests
+    /// waited (for the disk, the writer thread, a wake-up) rather than for CPU.
+    busy: f64,
+}
+
+impl Budget {
+    fn new(outcome: &Outcome, target_rate: f64, cores: usize) -> Option<Self> {
+        let used_micros = outcome.server_cpu_micros()? + outcome.generator_cpu_micros()?;
+        let core_micros = cores as f64 * 1_000_000.0;
+        (used_micros > 0.0).then(|| Self {
+            allowed_micros: core_micros / target_rate,
+            used_micros,
+            cpu_bound_rate: core_micros / used_micros,
+            busy: outcome.report.requests_per_second() * used_micros / core_micros,
+        })
     }
 }
 
@@ -357,6 +391,7 @@ fn render(
     connections: usize,
     limit: Limit,
 ) -> String {
+    let cores = cores();
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -447,6 +482,17 @@ fn render(
             let verdict = if met { "met" } else { "MISSED" };
             let _ = writeln!(text, "    target {target}: {verdict}");
         }
+        if let Some(budget) = budget(outcome, ceiling) {
+            let _ = writeln!(
+                text,
+                "    CPU budget: the target leaves {:.0} µs per request (server + load) on {cores} cores; \
+                 this run used {:.0} µs, enough for {:.0} req/s with every core busy; the cores were {:.0} % busy",
+                budget.allowed_micros,
+                budget.used_micros,
+                budget.cpu_bound_rate,
+                budget.busy * 100.0
+            );
+        }
     }
     let _ = write!(
         text,
@@ -456,6 +502,17 @@ fn render(
          the machine's time the hypervisor gave to other guests during the scenario (high steal makes req/s unreliable)"
     );
     text
+}
+
+/// The CPU budget of a scenario with a throughput target, on this machine's cores.
+fn budget(outcome: &Outcome, ceiling: Option<&Ceiling>) -> Option<Budget> {
+    let rate = outcome.scenario.target_rate(ceiling)?;
+    Budget::new(outcome, rate, cores())
+}
+
+/// The cores the services and the load generator share.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn to_json(outcomes: &[Outcome], ceiling: Option<&Ceiling>, options: &Options) -> Value {
@@ -480,6 +537,12 @@ fn to_json(outcomes: &[Outcome], ceiling: Option<&Ceiling>, options: &Options) -
                 "ratio_to_one_core": ratio.map(|(_, one, _)| one),
                 "ratio_to_all_cores": ratio.map(|(_, _, all)| all),
                 "target": outcome.scenario.target(report, ceiling).map(|(text, met)| json!({"text": text, "met": met})),
+                "cpu_budget": budget(outcome, ceiling).map(|budget| json!({
+                    "allowed_micros_per_request": budget.allowed_micros,
+                    "used_micros_per_request": budget.used_micros,
+                    "cpu_bound_requests_per_second": budget.cpu_bound_rate,
+                    "cores_busy_fraction": budget.busy,
+                })),
             })
         })
         .collect();
@@ -487,8 +550,56 @@ fn to_json(outcomes: &[Outcome], ceiling: Option<&Ceiling>, options: &Options) -
         "connections": options.connections,
         "duration_seconds": options.duration,
         "assume_calls": options.assume_calls,
-        "cores": std::thread::available_parallelism().map_or(1, usize::from),
+        "cores": cores(),
         "ceiling": ceiling.map(|ceiling| ceiling.to_json()),
         "scenarios": scenarios,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 10,000 assumes in 2 s (5,000/s) that cost the server 1.5 s and the generator 0.25 s.
+    fn outcome(server_cpu: Option<Duration>) -> Outcome {
+        Outcome {
+            scenario: Scenario::Assume,
+            report: LoadReport {
+                successes: 10_000,
+                errors: 0,
+                elapsed: Duration::from_secs(2),
+                latencies_micros: vec![1_000; 10],
+                first_error: None,
+                generator_cpu: Some(Duration::from_millis(250)),
+            },
+            peak_rss_kib: None,
+            server_cpu,
+            steal: None,
+        }
+    }
+
+    #[test]
+    fn the_cpu_budget_compares_the_target_with_the_run() {
+        let budget =
+            Budget::new(&outcome(Some(Duration::from_millis(1_500))), 25_000.0, 2).unwrap();
+        // 2 cores at 25,000/s leave 80 µs; the run used 150 + 25 µs.
+        assert!((budget.allowed_micros - 80.0).abs() < 1e-9);
+        assert!((budget.used_micros - 175.0).abs() < 1e-9);
+        assert!((budget.cpu_bound_rate - 2_000_000.0 / 175.0).abs() < 1e-6);
+        // 5,000/s × 175 µs = 0.875 s of CPU per second, of the 2 s that 2 cores have.
+        assert!((budget.busy - 0.4375).abs() < 1e-9);
+        assert!(Budget::new(&outcome(None), 25_000.0, 2).is_none());
+    }
+
+    #[test]
+    fn only_throughput_targets_have_a_budget() {
+        let outcome = outcome(Some(Duration::from_secs(1)));
+        assert!(budget(&outcome, None).is_some());
+        let jwks = Outcome {
+            scenario: Scenario::Jwks,
+            ..outcome
+        };
+        assert!(budget(&jwks, None).is_none());
+        assert!(Scenario::Mint.target_rate(None).is_none());
+    }
 }
