@@ -2,9 +2,9 @@
 //! `AssumeRoleWithWebIdentity`, and audit events. Writes go through the group-commit writer
 //! ([`super::writer`]): a session (with its records) is awaited until durable, records that hand
 //! nothing out are written in the background, and every read of records first waits for the
-//! writes queued before it. Sessions are read from the session cache first. Decisions and events are JSON documents,
-//! stored compressed ([`super::document`]) and keyed by the RequestId of the response they
-//! belong to.
+//! writes queued before it. Sessions are read from the session cache first. Decisions and
+//! events are JSON documents, stored compressed ([`super::document`]) and keyed by the
+//! RequestId of the response they belong to.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
