@@ -17,7 +17,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::bench_setup::{self, IssuerFixture, StsFixture};
-use crate::ceiling::Ceiling;
+use crate::ceiling::{Ceiling, cores};
 use crate::load::{self, Limit, LoadReport, MachineTicks, Workload};
 use crate::stack::{self, Binaries};
 
@@ -89,21 +89,21 @@ impl Scenario {
     fn target(self, report: &LoadReport, ceiling: Option<&Ceiling>) -> Option<(String, bool)> {
         let rate = report.requests_per_second();
         let needed = self.target_rate(ceiling)?;
-        Some(match self {
-            Self::Assume => (
+        match self {
+            Self::Assume => Some((
                 "≥ 25,000 req/s, p99 ≤ 10 ms, 0 errors".to_owned(),
                 rate >= needed && report.latency_ms(0.99) <= 10.0 && report.errors == 0,
-            ),
-            Self::CallerIdentity => (
+            )),
+            Self::CallerIdentity => Some((
                 "≥ 40,000 req/s, p99 ≤ 5 ms".to_owned(),
                 rate >= needed && report.latency_ms(0.99) <= 5.0,
-            ),
-            // Minting: the only other scenario with a target rate.
-            _ => (
+            )),
+            Self::Mint => Some((
                 format!("≥ 0.7 × openssl -multi sign = {:.0} sig/s", 2.0 * needed),
                 rate >= needed,
-            ),
-        })
+            )),
+            Self::AssumeDenied | Self::Jwks | Self::Discovery => None,
+        }
     }
 
     /// The requests per second the target asks for (a mint signs twice).
@@ -508,11 +508,6 @@ fn render(
 fn budget(outcome: &Outcome, ceiling: Option<&Ceiling>) -> Option<Budget> {
     let rate = outcome.scenario.target_rate(ceiling)?;
     Budget::new(outcome, rate, cores())
-}
-
-/// The cores the services and the load generator share.
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn to_json(outcomes: &[Outcome], ceiling: Option<&Ceiling>, options: &Options) -> Value {

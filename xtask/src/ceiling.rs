@@ -35,10 +35,16 @@ pub struct Ceiling {
     pub all_cores_steal: Option<f64>,
 }
 
+/// The machine's cores: what `-multi` runs on, and what the services and the load generator
+/// share during the bench.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 impl Ceiling {
     /// Measures it, or explains why it could not (openssl absent or its output unreadable).
     pub fn measure() -> Result<Self> {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = cores();
         let one_core = run_speed(&["speed", "-seconds", SPEED_SECONDS, "rsa2048"])?;
         let multi = cores.to_string();
         let before = MachineTicks::now();
